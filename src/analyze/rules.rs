@@ -1,0 +1,108 @@
+//! Matching facts against a policy's rules, producing findings.
+//!
+//! A rule fires on a fact when the fact's name matches one of the rule's
+//! patterns for that fact's kind and, if the rule lists `args`, one of the
+//! fact's constant arguments matches one of those. The rule engine knows
+//! nothing about languages beyond the rule's optional `language:` filter.
+
+use serde::{Deserialize, Serialize};
+
+use super::fact::{Fact, FactKind, Span};
+use crate::policy::glob::Glob;
+use crate::policy::{Action, CompiledRule, Policy, Severity};
+use crate::Language;
+
+/// One rule that fired, where, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub cwe: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub message: String,
+    pub score: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    pub span: Span,
+    /// The source line the finding is on (trimmed, at most 200 characters).
+    pub snippet: String,
+    /// What matched, as `kind:name` (`call:os.system`).
+    pub matched: String,
+    /// For findings inside decoded or embedded payloads, the chain that revealed them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
+}
+
+fn any(globs: &[Glob], text: &str) -> bool {
+    globs.iter().any(|g| g.matches(text))
+}
+
+impl CompiledRule {
+    /// Whether this rule fires on `fact`.
+    pub fn matches(&self, fact: &Fact) -> bool {
+        let list = match fact.kind {
+            FactKind::Import => &self.import,
+            FactKind::Call => &self.call,
+            FactKind::Attribute => &self.attribute,
+            FactKind::Command => &self.command,
+            FactKind::Redirect => &self.redirect,
+            FactKind::String => &self.string,
+            FactKind::Signal => &self.signal,
+        };
+        if !any(list, &fact.name) {
+            return false;
+        }
+        self.args.is_empty() || fact.args.iter().any(|a| any(&self.args, a))
+    }
+
+    fn applies_to(&self, language: Language) -> bool {
+        self.rule.language.is_none_or(|l| l == language)
+    }
+}
+
+/// The source line for `span`, trimmed for display.
+pub fn snippet(code: &str, span: Span) -> String {
+    let line = code
+        .lines()
+        .nth(span.start_line.saturating_sub(1) as usize)
+        .unwrap_or("");
+    let t = line.trim_end();
+    if t.chars().count() > 200 {
+        t.chars().take(200).collect::<String>() + "..."
+    } else {
+        t.to_string()
+    }
+}
+
+/// Every finding the policy's rules raise on `facts`, ordered by position then rule id,
+/// one per (rule, span).
+pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for rule in policy.rules.iter().filter(|r| r.applies_to(language)) {
+        for fact in facts.iter().filter(|f| rule.matches(f)) {
+            if out
+                .iter()
+                .any(|f| f.rule_id == rule.rule.id && f.span == fact.span)
+            {
+                continue;
+            }
+            let r = &rule.rule;
+            out.push(Finding {
+                rule_id: r.id.clone(),
+                severity: r.severity,
+                cwe: r.cwe.clone(),
+                category: r.category.clone(),
+                message: r.message.clone(),
+                score: r.score,
+                action: r.action,
+                span: fact.span,
+                snippet: snippet(code, fact.span),
+                matched: format!("{}:{}", fact.kind.as_str(), fact.name),
+                via: fact.via.clone(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.span.cmp(&b.span).then_with(|| a.rule_id.cmp(&b.rule_id)));
+    out
+}

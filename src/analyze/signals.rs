@@ -1,0 +1,35 @@
+//! Built-in detectors ("signals"). An analyzer emits a [`FactKind::Signal`]
+//! fact with one of these ids when it sees a technique that no single name
+//! captures; policies match them with `match: { signal: [...] }`.
+//! Ids are stable: never change what an id means, add a new one instead.
+//!
+//! [`FactKind::Signal`]: crate::analyze::FactKind::Signal
+
+/// Every signal id an analyzer may emit, with a one-line meaning.
+/// Policy validation rejects `signal:` patterns that match none of these.
+pub const KNOWN: &[(&str, &str)] = &[
+    ("dynamic-code", "code built or evaluated at run time (eval, exec, Function, vm, bash eval)"),
+    ("computed-name", "a module, attribute, function or command name computed at run time and not resolvable statically"),
+    ("decode-exec", "decoded data (base64, hex, rot13, char codes) flows into code execution or a shell"),
+    ("decoded-payload", "a constant payload was decoded and analysed; its own facts carry the chain in `via`"),
+    ("string-obfuscation", "strings assembled from fragments, char codes or escapes to hide a name"),
+    ("reflection", "access to interpreter internals: globals(), __builtins__, __subclasses__, process.binding"),
+    ("pipe-to-shell", "data piped into an interpreter: `curl ... | sh`, `... | python`"),
+    ("variable-command", "a shell command whose name comes from a variable or expansion"),
+    ("fork-bomb", "a function or loop that spawns copies of itself without bound"),
+    ("recursive-delete-root", "recursive deletion of /, ~, or a top-level system directory"),
+    ("reverse-shell", "a shell or interpreter wired to a network socket"),
+    ("setuid", "setting setuid or setgid bits"),
+    ("env-harvest", "reading the whole environment (secrets harvesting)"),
+    ("sensitive-path", "access to credentials, system configuration or container-escape paths"),
+    ("cloud-metadata", "the cloud instance metadata address 169.254.169.254 or its names"),
+    ("infinite-loop", "an unconditional loop with no exit"),
+    ("download-exec", "data fetched from the network (or a file it was saved to) flows into code execution or a shell"),
+    ("resource-exhaustion", "a constant allocation or repetition far beyond any sandbox memory limit"),
+    ("sensitive-write", "a system, credential or startup file opened for writing, copied over or linked"),
+];
+
+/// Whether `id` is a known signal.
+pub fn is_known(id: &str) -> bool {
+    KNOWN.iter().any(|(k, _)| *k == id)
+}

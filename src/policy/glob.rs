@@ -1,0 +1,97 @@
+//! Glob patterns for rule matching: `*` matches any run of characters
+//! (including none and including dots), `?` exactly one character, anything
+//! else itself. Matching is case-sensitive and linear in practice (classic
+//! two-pointer algorithm with one backtrack point), so a hostile name cannot
+//! make matching slow.
+
+/// A validated glob pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    pattern: Vec<char>,
+    source: String,
+}
+
+/// Why a pattern was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    #[error("empty pattern")]
+    Empty,
+    #[error("pattern {0:?} is only wildcards and would match everything")]
+    MatchesEverything(String),
+    #[error("pattern {0:?} contains a control character")]
+    Control(String),
+    #[error("pattern {0:?} is longer than 256 characters")]
+    TooLong(String),
+}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+        if pattern.is_empty() {
+            return Err(GlobError::Empty);
+        }
+        if pattern.chars().count() > 256 {
+            return Err(GlobError::TooLong(pattern.to_string()));
+        }
+        if pattern.chars().any(char::is_control) {
+            return Err(GlobError::Control(pattern.to_string()));
+        }
+        if pattern.chars().all(|c| c == '*') {
+            return Err(GlobError::MatchesEverything(pattern.to_string()));
+        }
+        Ok(Glob {
+            pattern: pattern.chars().collect(),
+            source: pattern.to_string(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        let t: Vec<char> = text.chars().collect();
+        let p = &self.pattern;
+        let (mut ti, mut pi) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < t.len() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+                ti += 1;
+                pi += 1;
+            } else if pi < p.len() && p[pi] == '*' {
+                star = Some((pi, ti));
+                pi += 1;
+            } else if let Some((sp, st)) = star {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|&c| c == '*')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, t: &str) -> bool {
+        Glob::new(p).unwrap().matches(t)
+    }
+
+    #[test]
+    fn globs() {
+        assert!(m("subprocess.*", "subprocess.Popen"));
+        assert!(m("os.exec*", "os.execvp"));
+        assert!(!m("os.exec*", "os.system"));
+        assert!(m("os.system", "os.system"));
+        assert!(!m("os.system", "os.systemx"));
+        assert!(m("/proc/*/root", "/proc/1/root"));
+        assert!(m("?url", "curl"));
+        assert!(m("*169.254.169.254*", "http://169.254.169.254/latest"));
+        assert!(!m("eval", "model.eval"));
+        assert!(Glob::new("**").is_err());
+        assert!(Glob::new("").is_err());
+    }
+}

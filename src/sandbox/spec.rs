@@ -1,0 +1,376 @@
+//! `SandboxSpec`: the one place where the hardened container configuration is
+//! built. Its defaults are locked down; the builder methods can only tighten
+//! them; [`SandboxSpec::to_docker`] is the single translation into an Engine
+//! API request, so there is no second code path that could forget a barrier.
+//!
+//! What every sandbox gets, and why:
+//! - read-only rootfs: the program cannot modify the image or plant files;
+//! - `CapDrop: ALL` + `no-new-privileges`: no capabilities, and setuid
+//!   binaries (there are none in our images anyway) cannot raise them back;
+//! - the engine's default seccomp profile (never `unconfined`);
+//! - network mode `none` and `NetworkDisabled`: only `lo` exists;
+//! - uid/gid 65534 (nobody): not root even inside the user namespace;
+//! - `PidsLimit`, memory with memory+swap equal (no swap), `NanoCpus`;
+//! - `/tmp` as a size-limited tmpfs with `noexec,nosuid,nodev`, and a small
+//!   `/dev/shm`; ulimits `nofile` and `fsize` (a file cannot outgrow the tmpfs);
+//! - no binds, no mounts, no devices, no docker socket; logging driver `none`
+//!   so a flood of output never lands on the host's disk;
+//! - an environment holding only what the runtime needs;
+//! - label `cordon.execution=<id>` so a restarted gateway can reap orphans;
+//! - code delivered through the attached stdin, never a host path.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, ResourcesUlimits};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::policy::Limits;
+use crate::Language;
+
+/// Label carrying the execution id on every container cordon creates.
+pub const EXECUTION_LABEL: &str = "cordon.execution";
+/// The uid and gid code runs as (`nobody`).
+pub const SANDBOX_USER: &str = "65534:65534";
+const NOFILE: i64 = 256;
+const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why a spec could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    #[error("invalid image reference {0:?}")]
+    Image(String),
+    #[error("limit {field} is not applicable: {message}")]
+    Limit {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// The hardened configuration of one sandbox. Fields are private: the only
+/// ways to change them are the tightening setters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxSpec {
+    execution_id: Uuid,
+    language: Language,
+    image: String,
+    memory_bytes: u64,
+    nano_cpus: i64,
+    pids: u32,
+    wall: Duration,
+    cpu_time: Duration,
+    output_bytes: u64,
+    tmpfs_bytes: u64,
+    nofile: i64,
+    user: String,
+    read_only_rootfs: bool,
+    network: String,
+    cap_drop: Vec<String>,
+    security_opt: Vec<String>,
+}
+
+impl SandboxSpec {
+    /// A spec for one execution, with `limits` as the policy settled them.
+    pub fn new(
+        execution_id: Uuid,
+        language: Language,
+        image: &str,
+        limits: &Limits,
+    ) -> Result<SandboxSpec, SpecError> {
+        if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(SpecError::Image(image.to_string()));
+        }
+        let spec = SandboxSpec {
+            execution_id,
+            language,
+            image: image.to_string(),
+            memory_bytes: limits.memory.0,
+            nano_cpus: (limits.cpus * 1e9).round() as i64,
+            pids: limits.pids,
+            wall: limits.wall.0,
+            cpu_time: limits.cpu_time.0,
+            output_bytes: limits.output.0,
+            tmpfs_bytes: limits.tmpfs.0,
+            nofile: NOFILE,
+            user: SANDBOX_USER.to_string(),
+            read_only_rootfs: true,
+            network: "none".to_string(),
+            cap_drop: vec!["ALL".to_string()],
+            security_opt: vec!["no-new-privileges:true".to_string()],
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    fn validate(&self) -> Result<(), SpecError> {
+        let fail = |field, message: &str| {
+            Err(SpecError::Limit {
+                field,
+                message: message.to_string(),
+            })
+        };
+        if self.memory_bytes < 6 << 20 {
+            return fail("memory", "the engine needs at least 6Mi");
+        }
+        if self.nano_cpus < 10_000_000 {
+            return fail("cpus", "below 0.01 CPU");
+        }
+        if self.pids < 2 {
+            return fail("pids", "a runtime needs at least 2 processes");
+        }
+        if self.wall.is_zero() || self.cpu_time.is_zero() {
+            return fail("wall", "durations must be above zero");
+        }
+        if self.tmpfs_bytes < 1 << 20 {
+            return fail("tmpfs", "at least 1Mi");
+        }
+        if self.output_bytes == 0 {
+            return fail("output", "must be above zero");
+        }
+        Ok(())
+    }
+
+    /// Lowers the wall-clock limit (never raises it).
+    pub fn tighten_wall(mut self, wall: Duration) -> Self {
+        self.wall = self.wall.min(wall).max(Duration::from_millis(1));
+        self
+    }
+
+    /// Lowers the file-descriptor limit (never raises it).
+    pub fn tighten_nofile(mut self, nofile: i64) -> Self {
+        self.nofile = self.nofile.min(nofile).max(16);
+        self
+    }
+
+    pub fn execution_id(&self) -> Uuid {
+        self.execution_id
+    }
+    pub fn language(&self) -> Language {
+        self.language
+    }
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+    pub fn wall(&self) -> Duration {
+        self.wall
+    }
+    pub fn cpu_time(&self) -> Duration {
+        self.cpu_time
+    }
+    pub fn output_bytes(&self) -> u64 {
+        self.output_bytes
+    }
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_bytes
+    }
+    pub fn pids(&self) -> u32 {
+        self.pids
+    }
+    pub fn tmpfs_bytes(&self) -> u64 {
+        self.tmpfs_bytes
+    }
+
+    /// The command that reads the program from stdin and runs it. The
+    /// program's own stdin is empty: Python and Node read the whole script
+    /// before running it; Bash would otherwise read its script line by line
+    /// from the same stdin the program's commands read, so the script goes
+    /// to the tmpfs first and runs with stdin from /dev/null.
+    pub fn command(&self) -> Vec<String> {
+        let v: &[&str] = match self.language {
+            Language::Python => &["python3", "-"],
+            Language::Javascript => &["node", "-"],
+            Language::Bash => &[
+                "/bin/bash",
+                "-c",
+                "cat > /tmp/.cordon-main.sh && exec /bin/bash /tmp/.cordon-main.sh </dev/null",
+            ],
+        };
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The environment: only what the runtime needs, nothing of the host's.
+    pub fn env(&self) -> Vec<String> {
+        let mut env = vec![
+            PATH.to_string(),
+            "HOME=/tmp".to_string(),
+            "LANG=C.UTF-8".to_string(),
+            "TMPDIR=/tmp".to_string(),
+        ];
+        if self.language == Language::Python {
+            env.push("PYTHONDONTWRITEBYTECODE=1".to_string());
+            env.push("PYTHONUNBUFFERED=1".to_string());
+        }
+        env
+    }
+
+    /// The Engine API request for this spec: the only translation there is.
+    pub fn to_docker(&self) -> ContainerCreateBody {
+        let mut tmpfs = HashMap::new();
+        tmpfs.insert(
+            "/tmp".to_string(),
+            format!("rw,noexec,nosuid,nodev,size={}", self.tmpfs_bytes),
+        );
+        let mut labels = HashMap::new();
+        labels.insert(EXECUTION_LABEL.to_string(), self.execution_id.to_string());
+        labels.insert("cordon.language".to_string(), self.language.to_string());
+        let host = HostConfig {
+            readonly_rootfs: Some(self.read_only_rootfs),
+            cap_drop: Some(self.cap_drop.clone()),
+            cap_add: Some(Vec::new()),
+            security_opt: Some(self.security_opt.clone()),
+            privileged: Some(false),
+            network_mode: Some(self.network.clone()),
+            pids_limit: Some(i64::from(self.pids)),
+            memory: Some(self.memory_bytes as i64),
+            memory_swap: Some(self.memory_bytes as i64),
+            memory_swappiness: Some(0),
+            nano_cpus: Some(self.nano_cpus),
+            oom_kill_disable: Some(false),
+            // The kernel should pick the sandbox, not the gateway, under host memory pressure.
+            oom_score_adj: Some(1000),
+            tmpfs: Some(tmpfs),
+            shm_size: Some(1 << 20),
+            ulimits: Some(vec![
+                ResourcesUlimits {
+                    name: Some("nofile".into()),
+                    soft: Some(self.nofile),
+                    hard: Some(self.nofile),
+                },
+                ResourcesUlimits {
+                    name: Some("fsize".into()),
+                    soft: Some(self.tmpfs_bytes as i64),
+                    hard: Some(self.tmpfs_bytes as i64),
+                },
+                ResourcesUlimits {
+                    name: Some("core".into()),
+                    soft: Some(0),
+                    hard: Some(0),
+                },
+            ]),
+            binds: Some(Vec::new()),
+            mounts: Some(Vec::new()),
+            devices: Some(Vec::new()),
+            ipc_mode: Some("private".into()),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("none".into()),
+                config: Some(HashMap::new()),
+            }),
+            auto_remove: Some(false),
+            init: Some(false),
+            ..Default::default()
+        };
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: Some(self.command()),
+            entrypoint: Some(Vec::new()),
+            env: Some(self.env()),
+            user: Some(self.user.clone()),
+            working_dir: Some("/tmp".into()),
+            hostname: Some("sandbox".into()),
+            labels: Some(labels),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            open_stdin: Some(true),
+            stdin_once: Some(true),
+            tty: Some(false),
+            network_disabled: Some(true),
+            host_config: Some(host),
+            ..Default::default()
+        }
+    }
+
+    /// A summary of the applied configuration for results and the audit log.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "image": self.image,
+            "user": self.user,
+            "read_only_rootfs": self.read_only_rootfs,
+            "network": self.network,
+            "cap_drop": self.cap_drop,
+            "security_opt": self.security_opt,
+            "memory_bytes": self.memory_bytes,
+            "memory_swap_bytes": self.memory_bytes,
+            "nano_cpus": self.nano_cpus,
+            "pids": self.pids,
+            "wall_ms": self.wall.as_millis() as u64,
+            "cpu_time_ms": self.cpu_time.as_millis() as u64,
+            "output_bytes": self.output_bytes,
+            "tmpfs": format!("/tmp rw,noexec,nosuid,nodev,size={}", self.tmpfs_bytes),
+            "ulimits": { "nofile": self.nofile, "fsize": self.tmpfs_bytes, "core": 0 },
+        })
+    }
+
+    /// Test-only: a deliberately weakened copy (a capability added back), used
+    /// to prove that the isolation self-test catches a broken fence.
+    #[doc(hidden)]
+    pub fn weakened_for_selftest(mut self) -> Self {
+        self.cap_drop.clear();
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::{ByteSize, HumanDuration};
+
+    fn limits() -> Limits {
+        Limits {
+            cpus: 0.5,
+            memory: ByteSize(256 << 20),
+            pids: 64,
+            wall: HumanDuration(Duration::from_secs(10)),
+            cpu_time: HumanDuration(Duration::from_secs(5)),
+            output: ByteSize(1 << 20),
+            tmpfs: ByteSize(16 << 20),
+        }
+    }
+
+    #[test]
+    fn docker_request_is_hardened() {
+        let spec = SandboxSpec::new(
+            Uuid::nil(),
+            Language::Python,
+            "cordon/python:3.11",
+            &limits(),
+        )
+        .unwrap();
+        let body = spec.to_docker();
+        let h = body.host_config.clone().unwrap();
+        assert_eq!(h.readonly_rootfs, Some(true));
+        assert_eq!(h.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(h.network_mode.as_deref(), Some("none"));
+        assert_eq!(h.memory, h.memory_swap);
+        assert_eq!(h.nano_cpus, Some(500_000_000));
+        assert_eq!(h.pids_limit, Some(64));
+        assert!(h
+            .security_opt
+            .unwrap()
+            .iter()
+            .any(|s| s.starts_with("no-new-privileges")));
+        assert!(h.binds.unwrap().is_empty());
+        assert!(h.tmpfs.unwrap()["/tmp"].contains("noexec"));
+        assert_eq!(body.user.as_deref(), Some(SANDBOX_USER));
+        assert_eq!(
+            body.labels.unwrap()[EXECUTION_LABEL],
+            Uuid::nil().to_string()
+        );
+        assert!(body.env.unwrap().iter().all(|e| !e.starts_with("CORDON")));
+    }
+
+    #[test]
+    fn tighten_never_loosens() {
+        let spec =
+            SandboxSpec::new(Uuid::nil(), Language::Bash, "cordon/bash:5", &limits()).unwrap();
+        assert_eq!(
+            spec.clone().tighten_wall(Duration::from_secs(60)).wall(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            spec.tighten_wall(Duration::from_secs(2)).wall(),
+            Duration::from_secs(2)
+        );
+    }
+}
