@@ -362,12 +362,14 @@ impl Loader {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, PolicyError> {
-    yaml::from_str(text).map_err(|e| PolicyError::Invalid {
-        file: file.to_string(),
-        line: e.line,
-        column: e.column,
-        field: field_at(text, e.line),
-        message: e.message,
+    yaml::from_str(text).map_err(|e| {
+        let field = field_at(text, e.line);
+        // serde prefixes nested errors with their path; the field is printed already.
+        let mut message = e.message.strip_prefix(&format!("{field}: ")).unwrap_or(&e.message).to_string();
+        if field == "network" && message.contains("unknown variant") {
+            message = format!("{message}: v1 supports only `network: none` (there is no egress control yet)");
+        }
+        PolicyError::Invalid { file: file.to_string(), line: e.line, column: e.column, field, message }
     })
 }
 
