@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::analyze::{analyze, Analysis};
 use crate::decide::{decide, Decision, LimitRequest, Verdict};
+use crate::monitor::admission::Admission;
 use crate::policy::{Limits, Policy};
 use crate::sandbox::{Backend, OutputSink, SandboxError, SandboxSpec, TerminationReason, Usage};
 use crate::Language;
@@ -142,11 +143,13 @@ pub fn vet(
     (analysis, decision)
 }
 
-/// The pipeline: a backend to run on and a recorder to report to.
+/// The pipeline: a backend to run on, a recorder to report to, and
+/// optionally host admission control.
 #[derive(Clone)]
 pub struct Pipeline {
     backend: Arc<dyn Backend>,
     recorder: Arc<dyn Recorder>,
+    admission: Option<Arc<Admission>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -159,7 +162,17 @@ impl std::fmt::Debug for Pipeline {
 
 impl Pipeline {
     pub fn new(backend: Arc<dyn Backend>, recorder: Arc<dyn Recorder>) -> Self {
-        Pipeline { backend, recorder }
+        Pipeline { backend, recorder, admission: None }
+    }
+
+    /// Refuses or queues executions when the host has no room (see [`Admission`]).
+    pub fn with_admission(mut self, admission: Arc<Admission>) -> Self {
+        self.admission = Some(admission);
+        self
+    }
+
+    pub fn admission(&self) -> Option<&Arc<Admission>> {
+        self.admission.as_ref()
     }
 
     /// Runs a submission through every step and returns the result. Never
@@ -269,7 +282,21 @@ impl Pipeline {
             }
         };
 
-        // 4. Run (the backend monitors and kills), then record what happened.
+        // 4. Admission: the host must have room before anything starts.
+        let _permit = match &self.admission {
+            None => None,
+            Some(a) => match a.admit(spec.memory_bytes()).await {
+                Ok(p) => Some(p),
+                Err(refused) => {
+                    result.termination_reason = TerminationReason::HostOverloaded;
+                    result.detail = Some(refused.to_string());
+                    let _ = rec.record(id, Step::Error { stage: "admission", message: &refused.to_string() }).await;
+                    return self.finish(result, t0).await;
+                }
+            },
+        };
+
+        // 5. Run (the backend monitors and kills), then record what happened.
         let _ = rec.record(id, Step::Started { spec: &spec }).await;
         result.sandbox = Some(spec.summary());
         match self.backend.run(&spec, &sub.code, sink).await {

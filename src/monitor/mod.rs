@@ -12,6 +12,8 @@
 //!
 //! This module decides *whether* to kill and *why*; the backend does the kill.
 
+pub mod admission;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
