@@ -3,6 +3,7 @@
 //! printed with their whole chain as `cordon: ...`.
 
 mod analyze;
+mod bench;
 mod images;
 mod policy;
 mod run;
@@ -39,6 +40,9 @@ enum Command {
     /// Build the runtime images offline (idempotent).
     #[command(subcommand)]
     Images(images::ImagesCommand),
+    /// Measure performance against raw docker run, host python3 and Bandit, in one run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Exit code for errors before anything ran (bad arguments, unreadable
@@ -66,6 +70,7 @@ pub fn main() -> i32 {
             Command::Analyze(a) => analyze::run(a),
             Command::Policy(c) => policy::run(c),
             Command::Images(c) => images::run(c).await,
+            Command::Bench(c) => bench::run(c).await,
         }
     });
     match result {

@@ -124,6 +124,11 @@ impl DockerBackend {
         }
     }
 
+    /// Fails with `ImageMissing` unless `image` is present.
+    pub async fn preflight_image(&self, image: &str) -> Result<(), SandboxError> {
+        self.image_info(image).await.map(|_| ())
+    }
+
     /// Containers carrying the cordon label: `(container id, execution id)`.
     pub async fn labelled_containers(&self) -> Result<Vec<(String, String)>, SandboxError> {
         let mut filters = HashMap::new();
