@@ -297,7 +297,12 @@ impl Pipeline {
         };
 
         // 5. Run (the backend monitors and kills), then record what happened.
-        let _ = rec.record(id, Step::Started { spec: &spec }).await;
+        //    The `started` record is flushed first: no unrecorded runs.
+        if let Err(e) = rec.record(id, Step::Started { spec: &spec }).await {
+            result.termination_reason = TerminationReason::EngineError;
+            result.detail = Some(format!("not run: the audit log could not record the start: {e}"));
+            return self.finish(result, t0).await;
+        }
         result.sandbox = Some(spec.summary());
         match self.backend.run(&spec, &sub.code, sink).await {
             Ok(out) => {

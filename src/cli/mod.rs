@@ -3,6 +3,7 @@
 //! printed with their whole chain as `cordon: ...`.
 
 mod analyze;
+pub mod audit;
 mod bench;
 mod images;
 mod policy;
@@ -40,6 +41,13 @@ enum Command {
     /// Build the runtime images offline (idempotent).
     #[command(subcommand)]
     Images(images::ImagesCommand),
+    /// Query, verify, export and prune the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+        #[command(flatten)]
+        args: audit::AuditArgs,
+    },
     /// Measure performance against raw docker run, host python3 and Bandit, in one run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -71,6 +79,7 @@ pub fn main() -> i32 {
             Command::Policy(c) => policy::run(c),
             Command::Images(c) => images::run(c).await,
             Command::Bench(c) => bench::run(c).await,
+            Command::Audit { command, args } => audit::run(command, &args).await,
         }
     });
     match result {

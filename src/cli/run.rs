@@ -77,6 +77,8 @@ pub struct RunArgs {
     /// Do not write the audit log (says so on stderr).
     #[arg(long)]
     no_audit: bool,
+    #[command(flatten)]
+    audit: super::audit::AuditArgs,
 }
 
 /// Streams kept output straight to the terminal.
@@ -134,11 +136,17 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
         tmpfs: None,
     };
 
-    let recorder: Arc<dyn Recorder> = if a.no_audit {
+    let audit_log = if a.no_audit {
         eprintln!("cordon: --no-audit: this execution is NOT recorded in the audit log");
-        Arc::new(NoRecorder)
+        None
     } else {
-        Arc::new(NoRecorder)
+        // Fail closed: without a working audit log nothing runs.
+        let log = crate::audit::AuditLog::open(&a.audit.config()).await.context("cannot open the audit log (pass --no-audit to run without one)")?;
+        Some(log)
+    };
+    let recorder: Arc<dyn Recorder> = match &audit_log {
+        Some(log) => Arc::new(crate::audit::recorder::AuditRecorder::new(log.clone())),
+        None => Arc::new(NoRecorder),
     };
 
     // Only connect to the engine for code the policy allows, so analysis
@@ -159,6 +167,11 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
     } else {
         pipeline.execute(sub, &mut Terminal).await
     };
+    if let Some(log) = audit_log {
+        if let Err(e) = log.close().await {
+            eprintln!("cordon: warning: the audit log did not close cleanly: {e}");
+        }
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
