@@ -17,7 +17,7 @@ use crate::analyze::{analyze, Analysis};
 use crate::decide::{decide, Decision, LimitRequest, Verdict};
 use crate::monitor::admission::Admission;
 use crate::policy::{Limits, Policy};
-use crate::sandbox::{Backend, OutputSink, SandboxError, SandboxSpec, TerminationReason, Usage};
+use crate::sandbox::{Backend, CancelToken, OutputSink, SandboxError, SandboxSpec, TerminationReason, Usage};
 use crate::Language;
 
 /// One submission to the pipeline.
@@ -29,6 +29,8 @@ pub struct Submission {
     pub code: Vec<u8>,
     pub policy: Arc<Policy>,
     pub limits: LimitRequest,
+    /// Fires to stop the run early; the result is then `interrupted`.
+    pub cancel: CancelToken,
 }
 
 impl Submission {
@@ -40,6 +42,7 @@ impl Submission {
             code,
             policy,
             limits: LimitRequest::default(),
+            cancel: CancelToken::new(),
         }
     }
 }
@@ -304,7 +307,7 @@ impl Pipeline {
             return self.finish(result, t0).await;
         }
         result.sandbox = Some(spec.summary());
-        match self.backend.run(&spec, &sub.code, sink).await {
+        match self.backend.run(&spec, &sub.code, sink, sub.cancel.clone()).await {
             Ok(out) => {
                 if out.reason != TerminationReason::Exited {
                     let detail = out.detail.clone().unwrap_or_default();

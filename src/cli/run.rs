@@ -193,6 +193,7 @@ impl crate::sandbox::Backend for Unavailable {
         _: &'a crate::sandbox::SandboxSpec,
         _: &'a [u8],
         _: &'a mut dyn OutputSink,
+        _: crate::sandbox::CancelToken,
     ) -> futures_util::future::BoxFuture<
         'a,
         Result<crate::sandbox::RunOutcome, crate::sandbox::SandboxError>,

@@ -19,13 +19,15 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    ms, Backend, Durations, OutputSink, RunOutcome, SandboxError, SandboxSpec, Stream,
+    ms, Backend, CancelToken, Durations, OutputSink, Usage, RunOutcome, SandboxError, SandboxSpec, Stream,
     TerminationReason, EXECUTION_LABEL,
 };
 use crate::monitor::{ResourceMonitor, DEFAULT_INTERVAL};
 
 /// How long an engine call may take before the engine counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Usage snapshots go to the sink every this many monitor ticks.
+const USAGE_EVERY_TICKS: u64 = 5;
 /// After a kill, how long to wait for the output stream to close.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(3);
 
@@ -167,6 +169,7 @@ impl DockerBackend {
         spec: &SandboxSpec,
         code: &[u8],
         sink: &mut dyn OutputSink,
+        cancel: CancelToken,
     ) -> Result<RunOutcome, SandboxError> {
         let docker = &self.docker;
         let image = spec.image().to_string();
@@ -253,6 +256,7 @@ impl DockerBackend {
         let mut err = Capture::new(cap);
         let mut kill: Option<(TerminationReason, String)> = None;
         let mut delivery_error: Option<std::io::Error> = None;
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 item = output.next() => match item {
@@ -275,8 +279,16 @@ impl DockerBackend {
                     kill = Some((TerminationReason::Timeout, format!("timeout after {}", crate::units::HumanDuration(spec.wall()))));
                     kill_in_background(docker, &id);
                 }
+                _ = cancel.cancelled(), if kill.is_none() => {
+                    kill = Some((TerminationReason::Interrupted, "cancelled while running".to_string()));
+                    kill_in_background(docker, &id);
+                }
                 _ = tick.tick(), if kill.is_none() => {
-                    monitor.sample();
+                    let usage = monitor.sample();
+                    ticks += 1;
+                    if ticks % USAGE_EVERY_TICKS == 0 {
+                        sink.usage(&Usage { wall_ms: ms(t_started.elapsed()), ..usage });
+                    }
                     if let Some(k) = monitor.check() {
                         kill = Some(k);
                         kill_in_background(docker, &id);
@@ -519,8 +531,9 @@ impl Backend for DockerBackend {
         spec: &'a SandboxSpec,
         code: &'a [u8],
         sink: &'a mut dyn OutputSink,
+        cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>> {
-        Box::pin(self.run_inner(spec, code, sink))
+        Box::pin(self.run_inner(spec, code, sink, cancel))
     }
 
     fn preflight<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Result<(), SandboxError>> {

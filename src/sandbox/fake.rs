@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 
-use super::{
+use super::{CancelToken, 
     Backend, Durations, OutputSink, RunOutcome, SandboxError, SandboxSpec, Stream,
     TerminationReason, Usage,
 };
@@ -66,6 +66,7 @@ impl Backend for RecordingBackend {
         spec: &'a SandboxSpec,
         _code: &'a [u8],
         sink: &'a mut dyn OutputSink,
+        _cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>> {
         Box::pin(async move {
             if let Ok(mut r) = self.runs.lock() {

@@ -90,9 +90,12 @@ pub enum Stream {
 }
 
 /// Receives output as it arrives (already capped: only bytes that are kept
-/// in the result are passed on).
+/// in the result are passed on), and usage snapshots while the program runs.
 pub trait OutputSink: Send {
     fn chunk(&mut self, stream: Stream, bytes: &[u8]);
+
+    /// A usage snapshot (peaks so far), about every few hundred milliseconds.
+    fn usage(&mut self, _usage: &Usage) {}
 }
 
 /// A sink that drops everything (the result still holds the output).
@@ -200,17 +203,22 @@ pub enum SandboxError {
     Spec(#[from] SpecError),
 }
 
+/// Lets a caller stop a run early (`POST /v1/executions/{id}/cancel`, shutdown).
+pub type CancelToken = tokio_util::sync::CancellationToken;
+
 /// An isolation technology that can run one sandboxed program.
 pub trait Backend: Send + Sync {
     /// Short name for logs and the audit record (`docker`).
     fn name(&self) -> &'static str;
 
-    /// Runs `code` under `spec`, streaming kept output to `sink`.
+    /// Runs `code` under `spec`, streaming kept output to `sink`. When
+    /// `cancel` fires, the sandbox is killed and the run ends as `interrupted`.
     fn run<'a>(
         &'a self,
         spec: &'a SandboxSpec,
         code: &'a [u8],
         sink: &'a mut dyn OutputSink,
+        cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>>;
 
     /// Checks that the engine is reachable and `image` is present.
