@@ -11,6 +11,7 @@ pub mod analyze;
 pub mod audit;
 pub mod cli;
 pub mod decide;
+pub mod doctor;
 pub mod language;
 pub mod monitor;
 pub mod pipeline;

@@ -5,6 +5,7 @@
 mod analyze;
 pub mod audit;
 mod bench;
+mod doctor;
 mod images;
 mod policy;
 mod run;
@@ -41,6 +42,8 @@ enum Command {
     /// Build the runtime images offline (idempotent).
     #[command(subcommand)]
     Images(images::ImagesCommand),
+    /// Check that the sandbox fence holds on this host (isolation self-test).
+    Doctor(doctor::DoctorArgs),
     /// Query, verify, export and prune the audit log.
     Audit {
         #[command(subcommand)]
@@ -79,6 +82,7 @@ pub fn main() -> i32 {
             Command::Policy(c) => policy::run(c),
             Command::Images(c) => images::run(c).await,
             Command::Bench(c) => bench::run(c).await,
+            Command::Doctor(a) => doctor::run(a).await,
             Command::Audit { command, args } => audit::run(command, &args).await,
         }
     });
