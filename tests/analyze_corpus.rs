@@ -224,3 +224,29 @@ macro_rules! corpus {
 corpus!(python, Language::Python);
 corpus!(javascript, Language::Javascript);
 corpus!(bash, Language::Bash);
+
+/// One snapshot per rule fixture: every finding with its position, what
+/// matched and the decode chain, rendered compactly. A change in what a rule
+/// catches shows up as a reviewable snapshot diff.
+#[test]
+fn rule_fixture_snapshots() {
+    let policy = policy();
+    for language in Language::ALL {
+        for path in files(language, "rules") {
+            let code = std::fs::read(&path).unwrap_or_default();
+            let analysis = analyze(&code, language, &policy);
+            let lines: Vec<String> = analysis
+                .findings
+                .iter()
+                .map(|f| {
+                    let via = if f.via.is_empty() { String::new() } else { format!(" via {}", f.via.join(" <- ")) };
+                    format!("{}:{}-{}:{} {} {} [{}]{via}", f.span.start_line, f.span.start_col, f.span.end_line, f.span.end_col, f.rule_id, f.severity.as_str(), f.matched)
+                })
+                .collect();
+            let name = format!("{}__{}", language, path.file_stem().and_then(|s| s.to_str()).unwrap_or("x"));
+            insta::with_settings!({ snapshot_path => "fixtures/analyze/snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+                insta::assert_snapshot!(name, lines.join("\n"));
+            });
+        }
+    }
+}

@@ -148,7 +148,7 @@ pub fn apply_request(base: &Limits, request: &LimitRequest) -> Result<Limits, Ve
     lower!(output, |v: &ByteSize| v.to_string());
     lower!(tmpfs, |v: &ByteSize| v.to_string());
     if let Some(c) = request.cpus {
-        if !(c > 0.0) {
+        if c.is_nan() || c <= 0.0 {
             over.push(format!("cpus {c} is not a positive CPU count"));
         } else if c > base.cpus {
             over.push(format!("cpus {c} > policy {}", base.cpus));

@@ -568,7 +568,7 @@ fn validate_policy_fields(doc: &PolicyDoc, src: &Source) -> Result<(), PolicyErr
             ));
         }
     }
-    for (cat, _) in &doc.category_actions {
+    for cat in doc.category_actions.keys() {
         if !CATEGORIES.contains(&cat.as_str()) {
             return Err(src.at_value(
                 "categoryActions",

@@ -286,7 +286,7 @@ impl DockerBackend {
                 _ = tick.tick(), if kill.is_none() => {
                     let usage = monitor.sample();
                     ticks += 1;
-                    if ticks % USAGE_EVERY_TICKS == 0 {
+                    if ticks.is_multiple_of(USAGE_EVERY_TICKS) {
                         sink.usage(&Usage { wall_ms: ms(t_started.elapsed()), ..usage });
                     }
                     if let Some(k) = monitor.check() {
