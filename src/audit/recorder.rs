@@ -36,7 +36,11 @@ impl Recorder for AuditRecorder {
         Box::pin(async move {
             let log = &self.log;
             let r = match step {
-                Step::Received { tenant, language, code } => {
+                Step::Received {
+                    tenant,
+                    language,
+                    code,
+                } => {
                     log.begin(NewExecution {
                         id,
                         tenant: tenant.to_string(),
@@ -47,8 +51,12 @@ impl Recorder for AuditRecorder {
                     .await
                 }
                 Step::Analyzed(a) => {
-                    let error = a.error.as_ref().map(|e| json!({ "code": e.reason_code(), "message": e.to_string() }));
-                    let mut rule_ids: Vec<&str> = a.findings.iter().map(|f| f.rule_id.as_str()).collect();
+                    let error = a
+                        .error
+                        .as_ref()
+                        .map(|e| json!({ "code": e.reason_code(), "message": e.to_string() }));
+                    let mut rule_ids: Vec<&str> =
+                        a.findings.iter().map(|f| f.rule_id.as_str()).collect();
                     rule_ids.dedup();
                     log.event(
                         id,
@@ -65,7 +73,8 @@ impl Recorder for AuditRecorder {
                     .await
                 }
                 Step::Decided(d, a) => {
-                    let mut rule_ids: Vec<String> = a.findings.iter().map(|f| f.rule_id.clone()).collect();
+                    let mut rule_ids: Vec<String> =
+                        a.findings.iter().map(|f| f.rule_id.clone()).collect();
                     rule_ids.sort();
                     rule_ids.dedup();
                     log.decided(
@@ -75,12 +84,18 @@ impl Recorder for AuditRecorder {
                             risk_score: i64::from(d.risk_score),
                             findings: to_json(&a.findings),
                             rule_ids,
-                            reasons: d.reasons.iter().map(|r| format!("{}: {}", r.code, r.message)).collect(),
+                            reasons: d
+                                .reasons
+                                .iter()
+                                .map(|r| format!("{}: {}", r.code, r.message))
+                                .collect(),
                             policy_name: d.policy.name.clone(),
                             policy_hash: d.policy.hash.clone(),
                             enforcement: match d.enforcement {
                                 crate::policy::Enforcement::Enforce => "enforce".into(),
-                                crate::policy::Enforcement::Audit => format!("audit (would be {})", d.would_be),
+                                crate::policy::Enforcement::Audit => {
+                                    format!("audit (would be {})", d.would_be)
+                                }
                             },
                         },
                     )
@@ -88,7 +103,11 @@ impl Recorder for AuditRecorder {
                 }
                 Step::Started { spec } => {
                     let started = log
-                        .event(id, EventKind::Started, json!({ "image": spec.image(), "spec": spec.summary() }))
+                        .event(
+                            id,
+                            EventKind::Started,
+                            json!({ "image": spec.image(), "spec": spec.summary() }),
+                        )
                         .await;
                     match started {
                         Ok(()) => log.flush().await,
@@ -96,8 +115,20 @@ impl Recorder for AuditRecorder {
                     }
                 }
                 Step::Killed { reason, detail } => {
-                    let hit = log.event(id, EventKind::LimitHit, json!({ "limit": reason.as_str(), "detail": detail })).await;
-                    let killed = log.event(id, EventKind::Killed, json!({ "reason": reason.as_str(), "detail": detail })).await;
+                    let hit = log
+                        .event(
+                            id,
+                            EventKind::LimitHit,
+                            json!({ "limit": reason.as_str(), "detail": detail }),
+                        )
+                        .await;
+                    let killed = log
+                        .event(
+                            id,
+                            EventKind::Killed,
+                            json!({ "reason": reason.as_str(), "detail": detail }),
+                        )
+                        .await;
                     hit.and(killed)
                 }
                 Step::Finished(r) => {
@@ -126,7 +157,14 @@ impl Recorder for AuditRecorder {
                     )
                     .await
                 }
-                Step::Error { stage, message } => log.event(id, EventKind::Error, json!({ "stage": stage, "message": message })).await,
+                Step::Error { stage, message } => {
+                    log.event(
+                        id,
+                        EventKind::Error,
+                        json!({ "stage": stage, "message": message }),
+                    )
+                    .await
+                }
             };
             r.map_err(|e| e.to_string())
         })

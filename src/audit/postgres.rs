@@ -1,0 +1,39 @@
+//! Postgres backend, for several cordon processes sharing one database. An
+//! appending transaction locks the one-row `chain_head` with `SELECT ... FOR
+//! UPDATE`; every process does the same, so appends from all replicas are
+//! serialised by the database and the chain stays linear.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use super::store::sql_store;
+use super::AuditError;
+
+pub(crate) struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    begin = "BEGIN",
+    head = "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+);
+
+/// Connects and migrates.
+pub(crate) async fn connect(url: &str) -> Result<PgStore, AuditError> {
+    let opts = PgConnectOptions::from_str(url).map_err(|e| AuditError::InvalidUrl {
+        url: super::redact_url(url),
+        reason: e.to_string(),
+    })?;
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(15))
+        .connect_with(opts)
+        .await
+        .map_err(AuditError::Connect)?;
+    super::migrate::run(&super::migrate::postgres_migrator(), &pool).await?;
+    Ok(PgStore { pool })
+}

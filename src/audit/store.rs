@@ -1,0 +1,641 @@
+//! The `Store` trait: everything the audit log asks of a database, and one
+//! SQL implementation shared by SQLite and Postgres.
+//!
+//! Both schemas are column-for-column identical and every statement uses
+//! `$N` placeholders (SQLite accepts them too), so the implementation is
+//! written once, as a macro instantiated per backend; the backends differ only
+//! in how an appending transaction takes the chain lock (`BEGIN IMMEDIATE` on
+//! SQLite, `SELECT ... FOR UPDATE` on the chain head row on Postgres).
+//!
+//! This module must not contain any statement that updates or deletes
+//! `audit_events`, except the prefix deletion of [`Store::prune`], which the
+//! database triggers only allow through `prune_allowance`.
+
+use futures_util::future::BoxFuture;
+
+use super::chain::ChainRow;
+use super::AuditError;
+
+/// A new `executions` row (code already sealed).
+#[derive(Debug, Clone)]
+pub(crate) struct NewRow {
+    pub id: String,
+    pub tenant: String,
+    pub submitted_at: String,
+    pub language: String,
+    pub code_size: i64,
+    pub code_sha256: String,
+    pub code_sealed: Vec<u8>,
+    pub code_key_id: String,
+    pub writer_id: String,
+}
+
+/// Column updates of an `executions` row that go with an event.
+#[derive(Debug, Clone)]
+pub(crate) enum RowUpdate {
+    Decided {
+        policy_name: String,
+        policy_hash: String,
+        enforcement: String,
+        verdict: String,
+        risk_score: i64,
+        findings: String,
+        rule_ids: String,
+        reasons: String,
+    },
+    Finished {
+        exit_code: Option<i64>,
+        reason: String,
+        spec: String,
+        usage: String,
+        durations: String,
+        stdout_truncated: bool,
+        stderr_truncated: bool,
+        finished_at: String,
+    },
+    /// Only applies (and only emits its event) when the row is still unfinished.
+    Interrupted { finished_at: String },
+}
+
+/// An event waiting for its seq and hash.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingEvent {
+    pub execution_id: Option<String>,
+    pub at: String,
+    pub kind: &'static str,
+    /// Canonical JSON text.
+    pub payload: String,
+}
+
+/// One unit of work for the writer; a batch of these is one transaction.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    Begin {
+        row: Box<NewRow>,
+        event: PendingEvent,
+    },
+    Update {
+        id: String,
+        update: Box<RowUpdate>,
+        event: PendingEvent,
+    },
+    Event(PendingEvent),
+}
+
+/// An `executions` row as stored.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExecRow {
+    pub id: String,
+    pub tenant: String,
+    pub submitted_at: String,
+    pub language: String,
+    pub code_size: i64,
+    pub code_sha256: String,
+    pub code_sealed: Vec<u8>,
+    pub code_key_id: String,
+    pub writer_id: String,
+    pub policy_name: Option<String>,
+    pub policy_hash: Option<String>,
+    pub enforcement: Option<String>,
+    pub verdict: Option<String>,
+    pub risk_score: Option<i64>,
+    pub findings: Option<String>,
+    pub rule_ids: Option<String>,
+    pub reasons: Option<String>,
+    pub spec: Option<String>,
+    pub exit_code: Option<i64>,
+    pub termination_reason: Option<String>,
+    pub usage: Option<String>,
+    pub durations: Option<String>,
+    pub stdout_truncated: Option<bool>,
+    pub stderr_truncated: Option<bool>,
+    pub finished_at: Option<String>,
+}
+
+/// Filter over `executions`, already in stored (text) form.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowFilter {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub verdict: Option<String>,
+    pub language: Option<String>,
+    pub tenant: Option<String>,
+    /// A `LIKE` pattern over the `rule_ids` JSON text; exactness is re-checked in Rust.
+    pub rule_like: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// A registered writer process.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterRow {
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    pub heartbeat_at: String,
+}
+
+/// Everything the audit log needs from a database.
+pub(crate) trait Store: Send + Sync + 'static {
+    /// Applies `ops` in order in one transaction holding the chain lock.
+    fn commit_batch<'a>(&'a self, ops: &'a [Op]) -> BoxFuture<'a, Result<(), AuditError>>;
+    /// Events with `seq >= from_seq` (and `at >= since` when given), ascending, at most `limit`.
+    fn chain_page<'a>(
+        &'a self,
+        from_seq: i64,
+        since: Option<&'a str>,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<ChainRow>, AuditError>>;
+    fn events_of<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<ChainRow>, AuditError>>;
+    fn event_at<'a>(&'a self, seq: i64) -> BoxFuture<'a, Result<Option<ChainRow>, AuditError>>;
+    /// `(seq, hash)` of the chain head row.
+    fn head(&self) -> BoxFuture<'_, Result<(i64, String), AuditError>>;
+    fn first_seq(&self) -> BoxFuture<'_, Result<Option<i64>, AuditError>>;
+    fn execution<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<ExecRow>, AuditError>>;
+    /// Rows matching `filter`, ordered by `(submitted_at, id)`, after the keyset `after`.
+    fn executions_page<'a>(
+        &'a self,
+        filter: &'a RowFilter,
+        after: Option<(&'a str, &'a str)>,
+        descending: bool,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<Vec<ExecRow>, AuditError>>;
+    /// Ids and writer ids of executions without `finished_at`.
+    fn unfinished(&self) -> BoxFuture<'_, Result<Vec<(String, String)>, AuditError>>;
+    fn writers(&self) -> BoxFuture<'_, Result<Vec<WriterRow>, AuditError>>;
+    fn upsert_writer<'a>(
+        &'a self,
+        w: &'a WriterRow,
+        started_at: &'a str,
+    ) -> BoxFuture<'a, Result<(), AuditError>>;
+    fn delete_writer<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), AuditError>>;
+    /// Deletes events with `seq < below_seq` and executions with no events left; returns the number of events removed.
+    fn prune(&self, below_seq: i64) -> BoxFuture<'_, Result<u64, AuditError>>;
+    /// Closes the pool.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+pub(crate) const EXEC_COLUMNS: &str = "id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id, policy_name, policy_hash, enforcement, verdict, risk_score, findings, rule_ids, reasons, spec, exit_code, termination_reason, usage, durations, stdout_truncated, stderr_truncated, finished_at";
+
+/// Writes the shared implementation of [`Store`] for one backend.
+macro_rules! sql_store {
+    ($store:ident, $db:ty, begin = $begin:literal, head = $head:literal) => {
+        impl $store {
+            fn db_err(op: &'static str) -> impl FnOnce(sqlx::Error) -> $crate::audit::AuditError {
+                move |source| $crate::audit::AuditError::Database { op, source }
+            }
+
+            fn chain_row(row: &<$db as sqlx::Database>::Row) -> Result<$crate::audit::chain::ChainRow, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($crate::audit::chain::ChainRow {
+                    seq: row.try_get("seq")?,
+                    execution_id: row.try_get("execution_id")?,
+                    at: row.try_get("at")?,
+                    kind: row.try_get("kind")?,
+                    payload: row.try_get("payload")?,
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                })
+            }
+
+            fn exec_row(row: &<$db as sqlx::Database>::Row) -> Result<$crate::audit::store::ExecRow, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok($crate::audit::store::ExecRow {
+                    id: row.try_get("id")?,
+                    tenant: row.try_get("tenant")?,
+                    submitted_at: row.try_get("submitted_at")?,
+                    language: row.try_get("language")?,
+                    code_size: row.try_get("code_size")?,
+                    code_sha256: row.try_get("code_sha256")?,
+                    code_sealed: row.try_get("code_sealed")?,
+                    code_key_id: row.try_get("code_key_id")?,
+                    writer_id: row.try_get("writer_id")?,
+                    policy_name: row.try_get("policy_name")?,
+                    policy_hash: row.try_get("policy_hash")?,
+                    enforcement: row.try_get("enforcement")?,
+                    verdict: row.try_get("verdict")?,
+                    risk_score: row.try_get("risk_score")?,
+                    findings: row.try_get("findings")?,
+                    rule_ids: row.try_get("rule_ids")?,
+                    reasons: row.try_get("reasons")?,
+                    spec: row.try_get("spec")?,
+                    exit_code: row.try_get("exit_code")?,
+                    termination_reason: row.try_get("termination_reason")?,
+                    usage: row.try_get("usage")?,
+                    durations: row.try_get("durations")?,
+                    stdout_truncated: row.try_get("stdout_truncated")?,
+                    stderr_truncated: row.try_get("stderr_truncated")?,
+                    finished_at: row.try_get("finished_at")?,
+                })
+            }
+
+            async fn commit_batch_impl(&self, ops: &[$crate::audit::store::Op]) -> Result<(), $crate::audit::AuditError> {
+                use $crate::audit::store::{Op, RowUpdate};
+                use sqlx::Row as _;
+                let mut tx = self.pool.begin_with($begin).await.map_err(Self::db_err("begin append"))?;
+                let head = sqlx::query($head).fetch_one(&mut *tx).await.map_err(Self::db_err("lock chain head"))?;
+                let mut seq: i64 = head.try_get("seq").map_err(Self::db_err("read chain head"))?;
+                let mut hash: String = head.try_get("hash").map_err(Self::db_err("read chain head"))?;
+                let start_seq = seq;
+                for op in ops {
+                    let event = match op {
+                        Op::Begin { row, event } => {
+                            sqlx::query(
+                                "INSERT INTO executions (id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            )
+                            .bind(row.id.clone())
+                            .bind(row.tenant.clone())
+                            .bind(row.submitted_at.clone())
+                            .bind(row.language.clone())
+                            .bind(row.code_size)
+                            .bind(row.code_sha256.clone())
+                            .bind(row.code_sealed.clone())
+                            .bind(row.code_key_id.clone())
+                            .bind(row.writer_id.clone())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(Self::db_err("insert execution"))?;
+                            Some(event)
+                        }
+                        Op::Update { id, update, event } => {
+                            let (affected, conditional) = match update.as_ref() {
+                                RowUpdate::Decided {
+                                    policy_name,
+                                    policy_hash,
+                                    enforcement,
+                                    verdict,
+                                    risk_score,
+                                    findings,
+                                    rule_ids,
+                                    reasons,
+                                } => (
+                                    sqlx::query(
+                                        "UPDATE executions SET policy_name = $2, policy_hash = $3, enforcement = $4, verdict = $5, \
+                                         risk_score = $6, findings = $7, rule_ids = $8, reasons = $9 WHERE id = $1",
+                                    )
+                                    .bind(id.clone())
+                                    .bind(policy_name.clone())
+                                    .bind(policy_hash.clone())
+                                    .bind(enforcement.clone())
+                                    .bind(verdict.clone())
+                                    .bind(*risk_score)
+                                    .bind(findings.clone())
+                                    .bind(rule_ids.clone())
+                                    .bind(reasons.clone())
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(Self::db_err("record decision"))?
+                                    .rows_affected(),
+                                    false,
+                                ),
+                                RowUpdate::Finished {
+                                    exit_code,
+                                    reason,
+                                    spec,
+                                    usage,
+                                    durations,
+                                    stdout_truncated,
+                                    stderr_truncated,
+                                    finished_at,
+                                } => (
+                                    sqlx::query(
+                                        "UPDATE executions SET exit_code = $2, termination_reason = $3, spec = $4, usage = $5, \
+                                         durations = $6, stdout_truncated = $7, stderr_truncated = $8, finished_at = $9 WHERE id = $1",
+                                    )
+                                    .bind(id.clone())
+                                    .bind(*exit_code)
+                                    .bind(reason.clone())
+                                    .bind(spec.clone())
+                                    .bind(usage.clone())
+                                    .bind(durations.clone())
+                                    .bind(*stdout_truncated)
+                                    .bind(*stderr_truncated)
+                                    .bind(finished_at.clone())
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(Self::db_err("record finish"))?
+                                    .rows_affected(),
+                                    false,
+                                ),
+                                RowUpdate::Interrupted { finished_at } => (
+                                    sqlx::query(
+                                        "UPDATE executions SET termination_reason = 'interrupted', finished_at = $2 \
+                                         WHERE id = $1 AND finished_at IS NULL",
+                                    )
+                                    .bind(id.clone())
+                                    .bind(finished_at.clone())
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(Self::db_err("mark interrupted"))?
+                                    .rows_affected(),
+                                    true,
+                                ),
+                            };
+                            match (affected, conditional) {
+                                (0, true) => None,
+                                (0, false) => return Err($crate::audit::AuditError::UnknownExecution(id.clone())),
+                                _ => Some(event),
+                            }
+                        }
+                        Op::Event(event) => Some(event),
+                    };
+                    if let Some(e) = event {
+                        seq += 1;
+                        let canonical = $crate::audit::chain::canonical_event(
+                            seq,
+                            e.execution_id.as_deref(),
+                            &e.at,
+                            e.kind,
+                            &e.payload,
+                        );
+                        let new_hash = $crate::audit::chain::event_hash(&hash, &canonical);
+                        sqlx::query(
+                            "INSERT INTO audit_events (seq, execution_id, at, kind, payload, prev_hash, hash) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        )
+                        .bind(seq)
+                        .bind(e.execution_id.clone())
+                        .bind(e.at.clone())
+                        .bind(e.kind)
+                        .bind(e.payload.clone())
+                        .bind(hash.clone())
+                        .bind(new_hash.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Self::db_err("append event"))?;
+                        hash = new_hash;
+                    }
+                }
+                if seq != start_seq {
+                    sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
+                        .bind(seq)
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Self::db_err("advance chain head"))?;
+                }
+                tx.commit().await.map_err(Self::db_err("commit append"))
+            }
+        }
+
+        impl $crate::audit::store::Store for $store {
+            fn commit_batch<'a>(
+                &'a self,
+                ops: &'a [$crate::audit::store::Op],
+            ) -> futures_util::future::BoxFuture<'a, Result<(), $crate::audit::AuditError>> {
+                Box::pin(self.commit_batch_impl(ops))
+            }
+
+            fn chain_page<'a>(
+                &'a self,
+                from_seq: i64,
+                since: Option<&'a str>,
+                limit: i64,
+            ) -> futures_util::future::BoxFuture<'a, Result<Vec<$crate::audit::chain::ChainRow>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    // Two statements rather than `$2 IS NULL OR ...`, so the verify path
+                    // is a plain primary-key range scan on both databases.
+                    let rows = match since {
+                        None => sqlx::query(
+                            "SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events \
+                             WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                        )
+                        .bind(from_seq)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await,
+                        Some(since) => sqlx::query(
+                            "SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events \
+                             WHERE seq >= $1 AND at >= $2 ORDER BY seq LIMIT $3",
+                        )
+                        .bind(from_seq)
+                        .bind(since.to_string())
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await,
+                    }
+                    .map_err(Self::db_err("read events"))?;
+                    rows.iter().map(Self::chain_row).collect::<Result<Vec<_>, _>>().map_err(Self::db_err("decode event"))
+                })
+            }
+
+            fn events_of<'a>(
+                &'a self,
+                id: &'a str,
+            ) -> futures_util::future::BoxFuture<'a, Result<Vec<$crate::audit::chain::ChainRow>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    let rows = sqlx::query(
+                        "SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events \
+                         WHERE execution_id = $1 ORDER BY seq",
+                    )
+                    .bind(id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db_err("read events of execution"))?;
+                    rows.iter().map(Self::chain_row).collect::<Result<Vec<_>, _>>().map_err(Self::db_err("decode event"))
+                })
+            }
+
+            fn event_at<'a>(
+                &'a self,
+                seq: i64,
+            ) -> futures_util::future::BoxFuture<'a, Result<Option<$crate::audit::chain::ChainRow>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    let row = sqlx::query(
+                        "SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events WHERE seq = $1",
+                    )
+                    .bind(seq)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::db_err("read event"))?;
+                    row.as_ref().map(Self::chain_row).transpose().map_err(Self::db_err("decode event"))
+                })
+            }
+
+            fn head(&self) -> futures_util::future::BoxFuture<'_, Result<(i64, String), $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    use sqlx::Row as _;
+                    let row = sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::db_err("read chain head"))?;
+                    let seq: i64 = row.try_get("seq").map_err(Self::db_err("read chain head"))?;
+                    let hash: String = row.try_get("hash").map_err(Self::db_err("read chain head"))?;
+                    Ok((seq, hash))
+                })
+            }
+
+            fn first_seq(&self) -> futures_util::future::BoxFuture<'_, Result<Option<i64>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    use sqlx::Row as _;
+                    let row = sqlx::query("SELECT MIN(seq) AS first FROM audit_events")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::db_err("read first seq"))?;
+                    row.try_get::<Option<i64>, _>("first").map_err(Self::db_err("read first seq"))
+                })
+            }
+
+            fn execution<'a>(
+                &'a self,
+                id: &'a str,
+            ) -> futures_util::future::BoxFuture<'a, Result<Option<$crate::audit::store::ExecRow>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    let sql = format!("SELECT {} FROM executions WHERE id = $1", $crate::audit::store::EXEC_COLUMNS);
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(Self::db_err("read execution"))?;
+                    row.as_ref().map(Self::exec_row).transpose().map_err(Self::db_err("decode execution"))
+                })
+            }
+
+            fn executions_page<'a>(
+                &'a self,
+                filter: &'a $crate::audit::store::RowFilter,
+                after: Option<(&'a str, &'a str)>,
+                descending: bool,
+                limit: i64,
+            ) -> futures_util::future::BoxFuture<'a, Result<Vec<$crate::audit::store::ExecRow>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    // The only dynamic parts are the constant column list and the sort
+                    // direction; every value is a bind parameter.
+                    let (cmp, dir) = if descending { ("<", "DESC") } else { (">", "ASC") };
+                    let sql = format!(
+                        "SELECT {cols} FROM executions WHERE \
+                         ($1 IS NULL OR submitted_at >= $1) AND ($2 IS NULL OR submitted_at < $2) \
+                         AND ($3 IS NULL OR verdict = $3) AND ($4 IS NULL OR language = $4) \
+                         AND ($5 IS NULL OR tenant = $5) AND ($6 IS NULL OR rule_ids LIKE $6) \
+                         AND ($7 IS NULL OR termination_reason = $7) \
+                         AND ($8 IS NULL OR submitted_at {cmp} $8 OR (submitted_at = $8 AND id {cmp} $9)) \
+                         ORDER BY submitted_at {dir}, id {dir} LIMIT $10",
+                        cols = $crate::audit::store::EXEC_COLUMNS,
+                    );
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(filter.since.clone())
+                        .bind(filter.until.clone())
+                        .bind(filter.verdict.clone())
+                        .bind(filter.language.clone())
+                        .bind(filter.tenant.clone())
+                        .bind(filter.rule_like.clone())
+                        .bind(filter.reason.clone())
+                        .bind(after.map(|a| a.0.to_string()))
+                        .bind(after.map(|a| a.1.to_string()))
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(Self::db_err("query executions"))?;
+                    rows.iter().map(Self::exec_row).collect::<Result<Vec<_>, _>>().map_err(Self::db_err("decode execution"))
+                })
+            }
+
+            fn unfinished(&self) -> futures_util::future::BoxFuture<'_, Result<Vec<(String, String)>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    use sqlx::Row as _;
+                    let rows = sqlx::query("SELECT id, writer_id FROM executions WHERE finished_at IS NULL")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(Self::db_err("find unfinished executions"))?;
+                    rows.iter()
+                        .map(|r| Ok((r.try_get("id")?, r.try_get("writer_id")?)))
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                        .map_err(Self::db_err("find unfinished executions"))
+                })
+            }
+
+            fn writers(&self) -> futures_util::future::BoxFuture<'_, Result<Vec<$crate::audit::store::WriterRow>, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    use sqlx::Row as _;
+                    let rows = sqlx::query("SELECT id, host, pid, heartbeat_at FROM audit_writers")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(Self::db_err("list writers"))?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok($crate::audit::store::WriterRow {
+                                id: r.try_get("id")?,
+                                host: r.try_get("host")?,
+                                pid: r.try_get("pid")?,
+                                heartbeat_at: r.try_get("heartbeat_at")?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                        .map_err(Self::db_err("list writers"))
+                })
+            }
+
+            fn upsert_writer<'a>(
+                &'a self,
+                w: &'a $crate::audit::store::WriterRow,
+                started_at: &'a str,
+            ) -> futures_util::future::BoxFuture<'a, Result<(), $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO audit_writers (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                    )
+                    .bind(w.id.clone())
+                    .bind(w.host.clone())
+                    .bind(w.pid)
+                    .bind(started_at.to_string())
+                    .bind(w.heartbeat_at.clone())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db_err("register writer"))?;
+                    Ok(())
+                })
+            }
+
+            fn delete_writer<'a>(&'a self, id: &'a str) -> futures_util::future::BoxFuture<'a, Result<(), $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM audit_writers WHERE id = $1")
+                        .bind(id.to_string())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(Self::db_err("unregister writer"))?;
+                    Ok(())
+                })
+            }
+
+            fn prune(&self, below_seq: i64) -> futures_util::future::BoxFuture<'_, Result<u64, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    let mut tx = self.pool.begin_with($begin).await.map_err(Self::db_err("begin prune"))?;
+                    sqlx::query("INSERT INTO prune_allowance (below_seq) VALUES ($1)")
+                        .bind(below_seq)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Self::db_err("allow prune"))?;
+                    let removed = sqlx::query("DELETE FROM audit_events WHERE seq < $1")
+                        .bind(below_seq)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Self::db_err("prune events"))?
+                        .rows_affected();
+                    sqlx::query("DELETE FROM prune_allowance")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Self::db_err("close prune"))?;
+                    sqlx::query(
+                        "DELETE FROM executions WHERE finished_at IS NOT NULL \
+                         AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.execution_id = executions.id)",
+                    )
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db_err("prune executions"))?;
+                    tx.commit().await.map_err(Self::db_err("commit prune"))?;
+                    Ok(removed)
+                })
+            }
+
+            fn close(&self) -> futures_util::future::BoxFuture<'_, ()> {
+                Box::pin(self.pool.close())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
+
+/// A boxed store shared by the log handle and its writer task.
+pub(crate) type DynStore = std::sync::Arc<dyn Store>;
