@@ -85,6 +85,20 @@ pub struct Fact {
     /// revealed it, outermost first (`["exec", "base64.b64decode"]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<String>,
+    /// The language the fact was found in, when it differs from the
+    /// submission's: a shell command inside `os.system("...")` is Bash, and
+    /// Bash rules apply to it. Set by [`tag_language`] at each analyzer's entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::Language>,
+}
+
+/// Marks facts that do not carry a language yet as found in `language`.
+/// Each analyzer's public `extract` calls this on its result, so facts from
+/// an embedded payload keep the language of the analyzer that found them.
+pub fn tag_language(facts: &mut [Fact], language: crate::Language) {
+    for f in facts {
+        f.language.get_or_insert(language);
+    }
 }
 
 impl Fact {
@@ -95,6 +109,7 @@ impl Fact {
             args: Vec::new(),
             span,
             via: Vec::new(),
+            language: None,
         }
     }
 

@@ -79,8 +79,11 @@ pub fn snippet(code: &str, span: Span) -> String {
 /// one per (rule, span).
 pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact]) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    for rule in policy.rules.iter().filter(|r| r.applies_to(language)) {
-        for fact in facts.iter().filter(|f| rule.matches(f)) {
+    for rule in &policy.rules {
+        // A fact is judged by the rules of the language it was written in:
+        // Bash rules see the shell command inside a Python `os.system(...)`.
+        let relevant = |f: &&Fact| rule.applies_to(f.language.unwrap_or(language)) && rule.matches(f);
+        for fact in facts.iter().filter(relevant) {
             if out
                 .iter()
                 .any(|f| f.rule_id == rule.rule.id && f.span == fact.span)

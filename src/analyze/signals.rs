@@ -27,6 +27,8 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("download-exec", "data fetched from the network (or a file it was saved to) flows into code execution or a shell"),
     ("resource-exhaustion", "a constant allocation or repetition far beyond any sandbox memory limit"),
     ("sensitive-write", "a system, credential or startup file opened for writing, copied over or linked"),
+    ("exfiltration", "secrets (environment, credential files, secret variables) reach a network sender"),
+    ("kill-all", "signals every process at once (kill -9 -1, kill 1, killall5)"),
 ];
 
 /// Whether `id` is a known signal.
