@@ -168,3 +168,19 @@ fn policy_check_summarises_the_shipped_policies() {
     assert!(out.contains("policy default") && out.contains("policy strict"));
     assert!(out.contains("cordon/python:3.11"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn images_build_is_idempotent() {
+    if !engine("images_build_is_idempotent").await {
+        return;
+    }
+    // CI builds the images before the tests; a second build must skip them all.
+    let o = cordon(&["images", "build"], "", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    for image in ["cordon/python:3.11", "cordon/node:18", "cordon/bash:5"] {
+        assert!(out.contains(&format!("{image} up to date")), "{out}");
+    }
+    let list = cordon(&["images", "list"], "", &[]);
+    assert_eq!(list.status.code(), Some(0), "{}", text(&list.stdout));
+}
