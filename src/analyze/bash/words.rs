@@ -1,0 +1,327 @@
+//! Shell word values: what a word evaluates to after quote removal, escape
+//! decoding and expansion of the constants the analyzer knows.
+//!
+//! A word is a list of parts: literal text, an unknown run (an expansion the
+//! analyzer could not resolve) and field separators (unquoted `${IFS}` or
+//! whitespace inside an unquoted expansion). This module only models values;
+//! it never walks the syntax tree and never decides what is dangerous.
+
+/// One piece of a word's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Part {
+    Lit(String),
+    /// An expansion whose value is not known statically.
+    Unknown,
+    /// A field separator produced by unquoted word splitting.
+    Split,
+}
+
+/// Where a value came from, as far as risk goes. Carried through variables,
+/// command substitutions, pipes and files so that `x=$(curl ..); eval "$x"`
+/// is seen as download-then-execute.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Taint {
+    /// Data fetched from the network (download tools, sockets).
+    pub download: bool,
+    /// Secrets: the environment, credential files, secret-named variables.
+    pub secret: bool,
+    /// Decoders the data went through, first applied first (`base64 -d`).
+    pub decoders: Vec<String>,
+}
+
+impl Taint {
+    pub fn merge(&mut self, other: &Taint) {
+        self.download |= other.download;
+        self.secret |= other.secret;
+        for d in &other.decoders {
+            if !self.decoders.contains(d) {
+                self.decoders.push(d.clone());
+            }
+        }
+    }
+}
+
+/// The value of one shell word (or of a string assembled from words).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Word {
+    pub parts: Vec<Part>,
+    /// A parameter expansion or command substitution contributed to it.
+    pub expanded: bool,
+    /// Quoting or escaping inside the word changed how it reads (`c''url`,
+    /// `\c\u\r\l`, `$'\x63url'`, `cat${IFS}x`): a hint of obfuscation when
+    /// the word is a command name.
+    pub obfuscated: bool,
+    /// Some part was quoted, so the word survives even when empty.
+    pub quoted: bool,
+    /// The word is a process substitution `<(...)`.
+    pub procsub: bool,
+    /// The value refers to the running script itself (`$0`, `$BASH_SOURCE`).
+    pub self_ref: bool,
+    pub taint: Taint,
+}
+
+impl Word {
+    pub fn lit(s: impl Into<String>) -> Word {
+        Word {
+            parts: vec![Part::Lit(s.into())],
+            ..Word::default()
+        }
+    }
+
+    pub fn unknown() -> Word {
+        Word {
+            parts: vec![Part::Unknown],
+            expanded: true,
+            ..Word::default()
+        }
+    }
+
+    pub fn push_lit(&mut self, s: &str) {
+        if let Some(Part::Lit(last)) = self.parts.last_mut() {
+            last.push_str(s);
+        } else {
+            self.parts.push(Part::Lit(s.to_string()));
+        }
+    }
+
+    pub fn push_unknown(&mut self) {
+        if self.parts.last() != Some(&Part::Unknown) {
+            self.parts.push(Part::Unknown);
+        }
+    }
+
+    pub fn push_split(&mut self) {
+        self.parts.push(Part::Split);
+    }
+
+    /// Appends `other` (concatenation), merging flags and taint.
+    pub fn append(&mut self, other: Word) {
+        self.expanded |= other.expanded;
+        self.obfuscated |= other.obfuscated;
+        self.quoted |= other.quoted;
+        self.procsub |= other.procsub;
+        self.self_ref |= other.self_ref;
+        self.taint.merge(&other.taint);
+        for p in other.parts {
+            match p {
+                Part::Lit(s) => self.push_lit(&s),
+                Part::Unknown => self.push_unknown(),
+                Part::Split => self.push_split(),
+            }
+        }
+    }
+
+    /// The value when every part is known (separators read as a space).
+    pub fn constant(&self) -> Option<String> {
+        let mut s = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit(l) => s.push_str(l),
+                Part::Split => s.push(' '),
+                Part::Unknown => return None,
+            }
+        }
+        Some(s)
+    }
+
+    /// The known text with unknown runs dropped.
+    pub fn known_text(&self) -> String {
+        let mut s = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit(l) => s.push_str(l),
+                Part::Split => s.push(' '),
+                Part::Unknown => {}
+            }
+        }
+        s
+    }
+
+    /// The value for reporting: unknown runs become `*`, so a partially known
+    /// argument still shows its constant parts without pretending to be whole.
+    pub fn lossy(&self) -> String {
+        let mut s = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Lit(l) => s.push_str(l),
+                Part::Split => s.push(' '),
+                Part::Unknown => s.push('*'),
+            }
+        }
+        s
+    }
+
+    /// Whether nothing about the value is known.
+    pub fn all_unknown(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|p| !matches!(p, Part::Lit(l) if !l.is_empty()))
+            && self.parts.contains(&Part::Unknown)
+    }
+
+    pub fn has_unknown(&self) -> bool {
+        self.parts.contains(&Part::Unknown)
+    }
+
+    /// Field splitting: cuts the word at separators. An unquoted word whose
+    /// value is empty disappears, as in the shell (`$empty curl` runs `curl`).
+    pub fn split(self) -> Vec<Word> {
+        let mut out = Vec::new();
+        let mut cur = Word {
+            expanded: self.expanded,
+            obfuscated: self.obfuscated,
+            quoted: false,
+            procsub: self.procsub,
+            self_ref: self.self_ref,
+            taint: self.taint.clone(),
+            parts: Vec::new(),
+        };
+        let had_split = self.parts.contains(&Part::Split);
+        for p in self.parts {
+            match p {
+                Part::Split => {
+                    if !cur.parts.is_empty() && !cur.is_empty_text() {
+                        out.push(cur.clone());
+                    }
+                    cur.parts.clear();
+                }
+                Part::Lit(s) => cur.push_lit(&s),
+                Part::Unknown => cur.push_unknown(),
+            }
+        }
+        let keep_empty = self.quoted && !had_split;
+        if !cur.is_empty_text() || (keep_empty && out.is_empty()) {
+            cur.quoted = self.quoted;
+            out.push(cur);
+        }
+        if had_split {
+            for w in &mut out {
+                w.obfuscated = true;
+            }
+        }
+        out
+    }
+
+    fn is_empty_text(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|p| matches!(p, Part::Lit(l) if l.is_empty()))
+    }
+}
+
+/// Backslash handling outside quotes: `\x` is `x`, backslash-newline vanishes.
+/// Returns the text and whether an escape hid a letter or digit.
+pub(super) fn unescape_unquoted(s: &str) -> (String, bool) {
+    let mut out = String::with_capacity(s.len());
+    let mut hid = false;
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('\n') => {}
+                Some(n) => {
+                    hid |= n.is_alphanumeric();
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    (out, hid)
+}
+
+/// Backslash handling inside double quotes: only `\$ \` \" \\` and
+/// backslash-newline are escapes; other backslashes stay.
+pub(super) fn unescape_dquote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.peek() {
+                Some('$') | Some('`') | Some('"') | Some('\\') => {
+                    if let Some(n) = it.next() {
+                        out.push(n);
+                    }
+                }
+                Some('\n') => {
+                    it.next();
+                }
+                _ => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Decodes the body of an ANSI-C string `$'...'` (without the quotes).
+pub(super) fn decode_ansi_c(s: &str) -> String {
+    super::decode::unescape_c(s, super::decode::CEscapes::AnsiC).0
+}
+
+/// Whether `name` is a valid shell variable name.
+pub(super) fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Minimal shell glob matching (`*`, `?`, everything else literal), used for
+/// `${x#pat}` style operators on known values.
+pub(super) fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_drops_empty_unquoted_words() {
+        let mut w = Word::lit("cat");
+        w.push_split();
+        w.push_lit("/etc/passwd");
+        let parts = w.split();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].constant().as_deref(), Some("/etc/passwd"));
+        assert!(Word::lit("").split().is_empty());
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(
+            unescape_unquoted("\\c\\u\\r\\l"),
+            ("curl".to_string(), true)
+        );
+        assert_eq!(unescape_dquote("a\\$b\\n"), "a$b\\n");
+        assert_eq!(decode_ansi_c("\\x63url"), "curl");
+        assert_eq!(decode_ansi_c("\\143url"), "curl");
+        assert!(glob_match("*/", "a/b/"));
+        assert!(!glob_match("a*c", "abd"));
+    }
+}
