@@ -226,6 +226,8 @@ impl SandboxSpec {
             memory_swap: Some(self.memory_bytes as i64),
             memory_swappiness: Some(0),
             nano_cpus: Some(self.nano_cpus),
+            // Relative weight under contention (half the default 1024), beside the hard quota (CIS 5.12).
+            cpu_shares: Some(512),
             oom_kill_disable: Some(false),
             // The kernel should pick the sandbox, not the gateway, under host memory pressure.
             oom_score_adj: Some(1000),
