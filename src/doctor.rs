@@ -43,19 +43,28 @@ impl DoctorReport {
 
     /// The required checks that failed.
     pub fn failures(&self) -> Vec<&Check> {
-        self.checks.iter().filter(|c| c.required && !c.passed).collect()
+        self.checks
+            .iter()
+            .filter(|c| c.required && !c.passed)
+            .collect()
     }
 
     /// A plain-text table of the checks.
     pub fn table(&self) -> String {
-        let mut out = format!("{:<22} {:<26} {:<6} {}\n", "SCOPE", "CHECK", "RESULT", "DETAIL");
+        let mut out = format!(
+            "{:<22} {:<26} {:<6} {}\n",
+            "SCOPE", "CHECK", "RESULT", "DETAIL"
+        );
         for c in &self.checks {
             let result = match (c.passed, c.required) {
                 (true, _) => "pass",
                 (false, true) => "FAIL",
                 (false, false) => "info",
             };
-            out.push_str(&format!("{:<22} {:<26} {:<6} {}\n", c.scope, c.name, result, c.detail));
+            out.push_str(&format!(
+                "{:<22} {:<26} {:<6} {}\n",
+                c.scope, c.name, result, c.detail
+            ));
         }
         out
     }
@@ -96,15 +105,30 @@ echo "probe=done"
 "#;
 
 /// Variables the sandbox may hold: what the spec sets and what the shell adds.
-const ALLOWED_ENV: &[&str] =
-    &["PATH", "HOME", "LANG", "TMPDIR", "HOSTNAME", "PWD", "SHLVL", "_", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONNOUSERSITE", "OLDPWD"];
+const ALLOWED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "TMPDIR",
+    "HOSTNAME",
+    "PWD",
+    "SHLVL",
+    "_",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "PYTHONNOUSERSITE",
+    "OLDPWD",
+];
 
 fn value<'a>(out: &'a str, key: &str) -> Option<&'a str> {
-    out.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+    out.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
 }
 
 fn all_values<'a>(out: &'a str, key: &str) -> Vec<&'a str> {
-    out.lines().filter_map(|l| l.strip_prefix(key)?.strip_prefix('=')).collect()
+    out.lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .collect()
 }
 
 /// Runs the self-test for every runtime in `policy`.
@@ -114,33 +138,60 @@ pub async fn self_test(backend: &dyn Backend, policy: &Policy) -> DoctorReport {
 
 /// [`self_test`] with a transformation applied to each probe's spec — used by
 /// tests to prove that a weakened spec is caught.
-pub async fn self_test_with(backend: &dyn Backend, policy: &Policy, adjust: impl Fn(SandboxSpec) -> SandboxSpec) -> DoctorReport {
+pub async fn self_test_with(
+    backend: &dyn Backend,
+    policy: &Policy,
+    adjust: impl Fn(SandboxSpec) -> SandboxSpec,
+) -> DoctorReport {
     let mut report = DoctorReport::default();
     report.checks.extend(host_checks());
     for (language, runtime) in &policy.doc.runtimes {
         let scope = runtime.image.clone();
         // The probe is Bash, run in this runtime's image with this runtime's limits.
-        let spec = match SandboxSpec::new(Uuid::new_v4(), Language::Bash, &runtime.image, &runtime.limits) {
+        let spec = match SandboxSpec::new(
+            Uuid::new_v4(),
+            Language::Bash,
+            &runtime.image,
+            &runtime.limits,
+        ) {
             Ok(s) => adjust(s),
             Err(e) => {
-                report.checks.push(check(&scope, "spec", false, format!("{language}: {e}")));
+                report
+                    .checks
+                    .push(check(&scope, "spec", false, format!("{language}: {e}")));
                 continue;
             }
         };
-        let outcome = backend.run(&spec, PROBE.as_bytes(), &mut NullSink, CancelToken::new()).await;
+        let outcome = backend
+            .run(&spec, PROBE.as_bytes(), &mut NullSink, CancelToken::new())
+            .await;
         let out = match outcome {
-            Ok(o) if o.reason == TerminationReason::Exited => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Ok(o) if o.reason == TerminationReason::Exited => {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            }
             Ok(o) => {
-                report.checks.push(check(&scope, "probe", false, format!("probe ended as {}: {:?}", o.reason, o.detail)));
+                report.checks.push(check(
+                    &scope,
+                    "probe",
+                    false,
+                    format!("probe ended as {}: {:?}", o.reason, o.detail),
+                ));
                 continue;
             }
             Err(e) => {
-                report.checks.push(check(&scope, "probe", false, e.to_string()));
+                report
+                    .checks
+                    .push(check(&scope, "probe", false, e.to_string()));
                 continue;
             }
         };
         if value(&out, "probe") != Some("done") {
-            report.checks.push(check(&scope, "probe", false, format!("probe output incomplete: {out:?}")));
+            report.checks.push(check(
+                &scope,
+                "probe",
+                false,
+                format!("probe output incomplete: {out:?}"),
+            ));
             continue;
         }
         report.checks.extend(judge(&scope, &out, &spec));
@@ -149,7 +200,13 @@ pub async fn self_test_with(backend: &dyn Backend, policy: &Policy, adjust: impl
 }
 
 fn check(scope: &str, name: &str, passed: bool, detail: String) -> Check {
-    Check { scope: scope.to_string(), name: name.to_string(), passed, required: true, detail }
+    Check {
+        scope: scope.to_string(),
+        name: name.to_string(),
+        passed,
+        required: true,
+        detail,
+    }
 }
 
 /// Judges one probe's output against the spec it ran under.
@@ -157,43 +214,123 @@ fn judge(scope: &str, out: &str, spec: &SandboxSpec) -> Vec<Check> {
     let mut c = Vec::new();
     let v = |k: &str| value(out, k).unwrap_or("?").trim().to_string();
     let (uid, gid) = (v("uid"), v("gid"));
-    c.push(check(scope, "uid and gid not 0", uid != "0" && gid != "0" && uid != "?", format!("uid {uid}, gid {gid}")));
+    c.push(check(
+        scope,
+        "uid and gid not 0",
+        uid != "0" && gid != "0" && uid != "?",
+        format!("uid {uid}, gid {gid}"),
+    ));
     for cap in ["CapEff", "CapPrm", "CapBnd"] {
         let val = v(cap);
-        c.push(check(scope, &format!("{cap} is 0"), val.chars().all(|ch| ch == '0') && !val.is_empty() && val != "?", val));
+        c.push(check(
+            scope,
+            &format!("{cap} is 0"),
+            val.chars().all(|ch| ch == '0') && !val.is_empty() && val != "?",
+            val,
+        ));
     }
-    c.push(check(scope, "NoNewPrivs is 1", v("NoNewPrivs") == "1", v("NoNewPrivs")));
-    c.push(check(scope, "seccomp filtering", v("Seccomp") == "2", format!("Seccomp: {}", v("Seccomp"))));
-    c.push(check(scope, "rootfs read-only", v("rootfs") == "readonly", v("rootfs")));
+    c.push(check(
+        scope,
+        "NoNewPrivs is 1",
+        v("NoNewPrivs") == "1",
+        v("NoNewPrivs"),
+    ));
+    c.push(check(
+        scope,
+        "seccomp filtering",
+        v("Seccomp") == "2",
+        format!("Seccomp: {}", v("Seccomp")),
+    ));
+    c.push(check(
+        scope,
+        "rootfs read-only",
+        v("rootfs") == "readonly",
+        v("rootfs"),
+    ));
     let tmp = v("tmp");
     let size_ok = tmp.split(',').any(|o| o.starts_with("size="));
-    let tmp_ok = tmp.starts_with("tmpfs") && ["noexec", "nosuid", "nodev"].iter().all(|o| tmp.contains(o)) && size_ok;
+    let tmp_ok = tmp.starts_with("tmpfs")
+        && ["noexec", "nosuid", "nodev"]
+            .iter()
+            .all(|o| tmp.contains(o))
+        && size_ok;
     c.push(check(scope, "/tmp noexec, size-limited", tmp_ok, tmp));
     let ifaces = v("ifaces");
-    c.push(check(scope, "only lo interface", ifaces.split_whitespace().collect::<Vec<_>>() == ["lo"], ifaces));
-    c.push(check(scope, "no route out (192.0.2.1)", v("connect") == "blocked", v("connect")));
+    c.push(check(
+        scope,
+        "only lo interface",
+        ifaces.split_whitespace().collect::<Vec<_>>() == ["lo"],
+        ifaces,
+    ));
+    c.push(check(
+        scope,
+        "no route out (192.0.2.1)",
+        v("connect") == "blocked",
+        v("connect"),
+    ));
     let sockets = all_values(out, "socket");
-    c.push(check(scope, "no engine socket", sockets.is_empty(), if sockets.is_empty() { "none visible".into() } else { sockets.join(", ") }));
+    c.push(check(
+        scope,
+        "no engine socket",
+        sockets.is_empty(),
+        if sockets.is_empty() {
+            "none visible".into()
+        } else {
+            sockets.join(", ")
+        },
+    ));
     let mounts = all_values(out, "mount");
-    c.push(check(scope, "no host mounts", mounts.is_empty(), if mounts.is_empty() { "none".into() } else { mounts.join("; ") }));
+    c.push(check(
+        scope,
+        "no host mounts",
+        mounts.is_empty(),
+        if mounts.is_empty() {
+            "none".into()
+        } else {
+            mounts.join("; ")
+        },
+    ));
     let env = v("env");
-    let extra: Vec<&str> = env.split_whitespace().filter(|k| !ALLOWED_ENV.contains(k)).collect();
-    c.push(check(scope, "environment is clean", extra.is_empty(), if extra.is_empty() { env.clone() } else { format!("unexpected: {}", extra.join(" ")) }));
+    let extra: Vec<&str> = env
+        .split_whitespace()
+        .filter(|k| !ALLOWED_ENV.contains(k))
+        .collect();
+    c.push(check(
+        scope,
+        "environment is clean",
+        extra.is_empty(),
+        if extra.is_empty() {
+            env.clone()
+        } else {
+            format!("unexpected: {}", extra.join(" "))
+        },
+    ));
     let mem: Option<u64> = v("memory").parse().ok();
     c.push(check(
         scope,
         "memory limit in force",
         mem.is_some_and(|m| m <= spec.memory_bytes()),
-        format!("cgroup {} for {}", v("memory"), crate::units::ByteSize(spec.memory_bytes())),
+        format!(
+            "cgroup {} for {}",
+            v("memory"),
+            crate::units::ByteSize(spec.memory_bytes())
+        ),
     ));
     let pids: Option<u64> = v("pids").parse().ok();
-    c.push(check(scope, "pids limit in force", pids.is_some_and(|p| p <= u64::from(spec.pids())), format!("cgroup {} for {}", v("pids"), spec.pids())));
+    c.push(check(
+        scope,
+        "pids limit in force",
+        pids.is_some_and(|p| p <= u64::from(spec.pids())),
+        format!("cgroup {} for {}", v("pids"), spec.pids()),
+    ));
     c
 }
 
 /// Host features worth knowing; they inform, they do not fail the test.
 fn host_checks() -> Vec<Check> {
-    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").map(|s| s.trim() == "Y").unwrap_or(false);
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .map(|s| s.trim() == "Y")
+        .unwrap_or(false);
     let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
     vec![Check {
         scope: "host".into(),
@@ -242,24 +379,48 @@ mod tests {
     fn each_weakness_is_caught() {
         for (from, to, name) in [
             ("uid=65534", "uid=0", "uid and gid not 0"),
-            ("CapEff=0000000000000000", "CapEff=00000000a80425fb", "CapEff is 0"),
+            (
+                "CapEff=0000000000000000",
+                "CapEff=00000000a80425fb",
+                "CapEff is 0",
+            ),
             ("NoNewPrivs=1", "NoNewPrivs=0", "NoNewPrivs is 1"),
             ("Seccomp=2", "Seccomp=0", "seccomp filtering"),
             ("rootfs=readonly", "rootfs=writable", "rootfs read-only"),
             ("nodev,noexec,", "nodev,", "/tmp noexec, size-limited"),
             ("ifaces=lo ", "ifaces=eth0 lo ", "only lo interface"),
-            ("connect=blocked", "connect=connected", "no route out (192.0.2.1)"),
-            ("env=HOME", "env=AWS_SECRET_ACCESS_KEY HOME", "environment is clean"),
-            ("memory=268435456", "memory=9223372036854771712", "memory limit in force"),
+            (
+                "connect=blocked",
+                "connect=connected",
+                "no route out (192.0.2.1)",
+            ),
+            (
+                "env=HOME",
+                "env=AWS_SECRET_ACCESS_KEY HOME",
+                "environment is clean",
+            ),
+            (
+                "memory=268435456",
+                "memory=9223372036854771712",
+                "memory limit in force",
+            ),
             ("pids=64", "pids=max", "pids limit in force"),
         ] {
             let out = GOOD.replace(from, to);
             let checks = judge("img", &out, &spec());
-            let failed: Vec<&str> = checks.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
+            let failed: Vec<&str> = checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.name.as_str())
+                .collect();
             assert_eq!(failed, vec![name], "weakening {from} -> {to}");
         }
         let with_socket = format!("{GOOD}socket=/var/run/docker.sock\nmount=/data ext4 /dev/vda\n");
-        let failed: Vec<String> = judge("img", &with_socket, &spec()).into_iter().filter(|c| !c.passed).map(|c| c.name).collect();
+        let failed: Vec<String> = judge("img", &with_socket, &spec())
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect();
         assert_eq!(failed, vec!["no engine socket", "no host mounts"]);
     }
 }

@@ -239,11 +239,28 @@ fn rule_fixture_snapshots() {
                 .findings
                 .iter()
                 .map(|f| {
-                    let via = if f.via.is_empty() { String::new() } else { format!(" via {}", f.via.join(" <- ")) };
-                    format!("{}:{}-{}:{} {} {} [{}]{via}", f.span.start_line, f.span.start_col, f.span.end_line, f.span.end_col, f.rule_id, f.severity.as_str(), f.matched)
+                    let via = if f.via.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" via {}", f.via.join(" <- "))
+                    };
+                    format!(
+                        "{}:{}-{}:{} {} {} [{}]{via}",
+                        f.span.start_line,
+                        f.span.start_col,
+                        f.span.end_line,
+                        f.span.end_col,
+                        f.rule_id,
+                        f.severity.as_str(),
+                        f.matched
+                    )
                 })
                 .collect();
-            let name = format!("{}__{}", language, path.file_stem().and_then(|s| s.to_str()).unwrap_or("x"));
+            let name = format!(
+                "{}__{}",
+                language,
+                path.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
+            );
             insta::with_settings!({ snapshot_path => "fixtures/analyze/snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
                 insta::assert_snapshot!(name, lines.join("\n"));
             });

@@ -8,7 +8,11 @@ use std::process::{Command, Output, Stdio};
 
 fn cordon(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cordon"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -32,7 +36,11 @@ async fn run_streams_output_and_propagates_exit_code() {
     if !engine("run_streams_output_and_propagates_exit_code").await {
         return;
     }
-    let o = cordon(&["run", "--no-audit", "-l", "python", "-"], "print('out')\nimport sys\nprint('err', file=sys.stderr)\nsys.exit(7)\n", &[]);
+    let o = cordon(
+        &["run", "--no-audit", "-l", "python", "-"],
+        "print('out')\nimport sys\nprint('err', file=sys.stderr)\nsys.exit(7)\n",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(7), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "out\n");
     assert!(text(&o.stderr).contains("err\n"));
@@ -43,9 +51,17 @@ async fn run_reports_a_kill_with_a_distinct_exit_code_and_one_line() {
     if !engine("run_reports_a_kill_with_a_distinct_exit_code_and_one_line").await {
         return;
     }
-    let o = cordon(&["run", "--no-audit", "-l", "bash", "--timeout", "1s", "-"], "sleep 30", &[]);
+    let o = cordon(
+        &["run", "--no-audit", "-l", "bash", "--timeout", "1s", "-"],
+        "sleep 30",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(124));
-    assert!(text(&o.stderr).contains("cordon: killed: timeout after 1s"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("cordon: killed: timeout after 1s"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,7 +69,20 @@ async fn run_json_has_the_documented_fields() {
     if !engine("run_json_has_the_documented_fields").await {
         return;
     }
-    let o = cordon(&["run", "--no-audit", "--json", "-l", "javascript", "--memory", "128Mi", "-"], "console.log(6*7)", &[]);
+    let o = cordon(
+        &[
+            "run",
+            "--no-audit",
+            "--json",
+            "-l",
+            "javascript",
+            "--memory",
+            "128Mi",
+            "-",
+        ],
+        "console.log(6*7)",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json result");
     assert_eq!(v["stdout"], "42\n");
@@ -68,17 +97,32 @@ async fn run_json_has_the_documented_fields() {
 
 #[test]
 fn limits_can_only_be_tightened() {
-    let o = cordon(&["run", "--no-audit", "-l", "python", "--memory", "4Gi", "-"], "print(1)", &[]);
+    let o = cordon(
+        &["run", "--no-audit", "-l", "python", "--memory", "4Gi", "-"],
+        "print(1)",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(121));
-    assert!(text(&o.stderr).contains("memory 4Gi > policy 256Mi"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("memory 4Gi > policy 256Mi"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
 fn engine_unreachable_fails_closed_with_the_cause() {
-    let o = cordon(&["run", "--no-audit", "-l", "python", "-"], "print(1)", &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
+    let o = cordon(
+        &["run", "--no-audit", "-l", "python", "-"],
+        "print(1)",
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
     assert_eq!(o.status.code(), Some(123));
     let err = text(&o.stderr);
-    assert!(err.contains("cannot reach the Docker engine") && err.contains("/nonexistent/docker.sock"), "{err}");
+    assert!(
+        err.contains("cannot reach the Docker engine") && err.contains("/nonexistent/docker.sock"),
+        "{err}"
+    );
     assert!(o.stdout.is_empty(), "nothing may run: {}", text(&o.stdout));
 }
 
@@ -89,18 +133,44 @@ async fn missing_image_names_the_fix() {
     }
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("p.yaml");
-    std::fs::write(&p, support::PERMISSIVE.replace("cordon/bash:5", "cordon/bash:missing")).unwrap();
-    let o = cordon(&["run", "--no-audit", "-l", "bash", "--policy", p.to_str().unwrap(), "-"], "echo hi", &[]);
+    std::fs::write(
+        &p,
+        support::PERMISSIVE.replace("cordon/bash:5", "cordon/bash:missing"),
+    )
+    .unwrap();
+    let o = cordon(
+        &[
+            "run",
+            "--no-audit",
+            "-l",
+            "bash",
+            "--policy",
+            p.to_str().unwrap(),
+            "-",
+        ],
+        "echo hi",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(123));
-    assert!(text(&o.stderr).contains("image cordon/bash:missing not found: run `cordon images build`"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("image cordon/bash:missing not found: run `cordon images build`"),
+        "{}",
+        text(&o.stderr)
+    );
     assert!(o.stdout.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn denied_code_never_creates_a_container() {
-    let Some(d) = support::docker("denied_code_never_creates_a_container").await else { return };
+    let Some(d) = support::docker("denied_code_never_creates_a_container").await else {
+        return;
+    };
     let before = d.labelled_containers().await.unwrap().len();
-    let o = cordon(&["run", "--no-audit", "--json", "-l", "python", "-"], "def broken(:\n", &[]);
+    let o = cordon(
+        &["run", "--no-audit", "--json", "-l", "python", "-"],
+        "def broken(:\n",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(121));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verdict"], "deny");
@@ -113,12 +183,20 @@ async fn denied_code_never_creates_a_container() {
 fn unknown_language_is_a_usage_error() {
     let o = cordon(&["run", "-l", "ruby", "-"], "puts 1", &[]);
     assert_ne!(o.status.code(), Some(0));
-    assert!(text(&o.stderr).contains("unknown language"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("unknown language"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]
 fn analyze_exit_codes_follow_the_verdict() {
-    let ok = cordon(&["analyze", "-l", "python", "-"], "print(sum([1, 2]))\n", &[]);
+    let ok = cordon(
+        &["analyze", "-l", "python", "-"],
+        "print(sum([1, 2]))\n",
+        &[],
+    );
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
     let bad = cordon(&["analyze", "-l", "python", "-"], "def f(:\n", &[]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stdout));
@@ -129,13 +207,20 @@ fn analyze_exit_codes_follow_the_verdict() {
 
 #[test]
 fn analyze_json_has_a_stable_shape() {
-    let o = cordon(&["analyze", "--format", "json", "-l", "bash", "-"], "echo hi\n", &[]);
+    let o = cordon(
+        &["analyze", "--format", "json", "-l", "bash", "-"],
+        "echo hi\n",
+        &[],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     for key in ["verdict", "risk_score", "findings", "policy", "language"] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     assert_eq!(v["policy"]["name"], "default");
-    assert!(v["policy"]["hash"].as_str().unwrap_or("").starts_with("sha256:"));
+    assert!(v["policy"]["hash"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("sha256:"));
 }
 
 #[test]
@@ -143,26 +228,49 @@ fn policy_errors_carry_file_line_column_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("network: bridge\n", "network"),
-        ("thresholds: { review: 80, deny: 20 }\n", "thresholds out of order"),
+        (
+            "thresholds: { review: 80, deny: 20 }\n",
+            "thresholds out of order",
+        ),
         ("bogus_key: 1\n", "bogus_key"),
     ];
     for (i, (extra, needle)) in cases.iter().enumerate() {
         let body = support::PERMISSIVE.replace("thresholds: { review: 100, deny: 100 }\n", "");
-        let text_in = if extra.starts_with("thresholds") { format!("{body}{extra}") } else { format!("{body}thresholds: {{ review: 30, deny: 70 }}\n{extra}") };
+        let text_in = if extra.starts_with("thresholds") {
+            format!("{body}{extra}")
+        } else {
+            format!("{body}thresholds: {{ review: 30, deny: 70 }}\n{extra}")
+        };
         let p = dir.path().join(format!("p{i}.yaml"));
         std::fs::write(&p, &text_in).unwrap();
         let o = cordon(&["policy", "check", p.to_str().unwrap()], "", &[]);
         assert_eq!(o.status.code(), Some(1));
         let err = text(&o.stderr);
-        let expected_line = text_in.lines().position(|l| l.starts_with(extra.split(':').next().unwrap())).unwrap() + 1;
-        assert!(err.starts_with(&format!("{}:{expected_line}:", p.display())), "{err}");
+        let expected_line = text_in
+            .lines()
+            .position(|l| l.starts_with(extra.split(':').next().unwrap()))
+            .unwrap()
+            + 1;
+        assert!(
+            err.starts_with(&format!("{}:{expected_line}:", p.display())),
+            "{err}"
+        );
         assert!(err.contains(needle), "{err}");
     }
 }
 
 #[test]
 fn policy_check_summarises_the_shipped_policies() {
-    let o = cordon(&["policy", "check", "policies/default.yaml", "policies/strict.yaml"], "", &[]);
+    let o = cordon(
+        &[
+            "policy",
+            "check",
+            "policies/default.yaml",
+            "policies/strict.yaml",
+        ],
+        "",
+        &[],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.contains("policy default") && out.contains("policy strict"));

@@ -27,7 +27,12 @@ async fn hello_world_in_every_language() {
         (Language::Bash, "echo hello"),
     ] {
         let r = run(&d, lang, code).await;
-        assert_eq!(r.termination_reason, TerminationReason::Exited, "{lang}: {:?}", r.detail);
+        assert_eq!(
+            r.termination_reason,
+            TerminationReason::Exited,
+            "{lang}: {:?}",
+            r.detail
+        );
         assert_eq!(r.exit_code, Some(0), "{lang}: stderr {}", r.stderr);
         assert_eq!(r.stdout, "hello\n", "{lang}");
     }
@@ -52,9 +57,20 @@ async fn unicode_and_a_200k_program_arrive_intact() {
     let d = engine!("unicode_and_a_200k_program_arrive_intact");
     let padding = "x".repeat(200 * 1024);
     let cases = [
-        (Language::Python, format!("# {padding}\ns = 'héllo wörld ✓ 日本'\nprint(s, len(s))\n")),
-        (Language::Javascript, format!("// {padding}\nconst s = 'héllo wörld ✓ 日本';\nconsole.log(s, [...s].length);\n")),
-        (Language::Bash, format!("# {padding}\ns='héllo wörld ✓ 日本'\necho \"$s\" \"${{#s}}\"\n")),
+        (
+            Language::Python,
+            format!("# {padding}\ns = 'héllo wörld ✓ 日本'\nprint(s, len(s))\n"),
+        ),
+        (
+            Language::Javascript,
+            format!(
+                "// {padding}\nconst s = 'héllo wörld ✓ 日本';\nconsole.log(s, [...s].length);\n"
+            ),
+        ),
+        (
+            Language::Bash,
+            format!("# {padding}\ns='héllo wörld ✓ 日本'\necho \"$s\" \"${{#s}}\"\n"),
+        ),
     ];
     for (lang, code) in cases {
         assert!(code.len() > 200 * 1024);
@@ -68,9 +84,18 @@ async fn unicode_and_a_200k_program_arrive_intact() {
 async fn program_stdin_is_empty() {
     let d = engine!("program_stdin_is_empty");
     for (lang, code) in [
-        (Language::Python, "import sys; print(repr(sys.stdin.read()))"),
-        (Language::Javascript, "console.log(JSON.stringify(require('fs').readFileSync(0, 'utf8')))"),
-        (Language::Bash, "if read -r line; then echo \"read:$line\"; else echo eof; fi\necho after"),
+        (
+            Language::Python,
+            "import sys; print(repr(sys.stdin.read()))",
+        ),
+        (
+            Language::Javascript,
+            "console.log(JSON.stringify(require('fs').readFileSync(0, 'utf8')))",
+        ),
+        (
+            Language::Bash,
+            "if read -r line; then echo \"read:$line\"; else echo eof; fi\necho after",
+        ),
     ] {
         let r = run(&d, lang, code).await;
         assert_eq!(r.exit_code, Some(0), "{lang}: {}", r.stderr);
@@ -86,13 +111,26 @@ async fn program_stdin_is_empty() {
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_as_non_root_without_capabilities() {
     let d = engine!("runs_as_non_root_without_capabilities");
-    let r = run(&d, Language::Bash, "id -u; id -g; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status").await;
+    let r = run(
+        &d,
+        Language::Bash,
+        "id -u; id -g; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status",
+    )
+    .await;
     assert_eq!(r.exit_code, Some(0), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_ne!(lines[0], "0", "uid must not be 0");
     assert_ne!(lines[1], "0", "gid must not be 0");
-    assert!(r.stdout.contains("CapEff:\t0000000000000000"), "{}", r.stdout);
-    assert!(r.stdout.contains("CapPrm:\t0000000000000000"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("CapEff:\t0000000000000000"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("CapPrm:\t0000000000000000"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("NoNewPrivs:\t1"), "{}", r.stdout);
     assert!(r.stdout.contains("Seccomp:\t2"), "{}", r.stdout);
 }
@@ -113,10 +151,26 @@ grep ' /tmp ' /proc/mounts
     for p in ["/", "/usr", "/etc", "/home"] {
         assert!(r.stdout.contains(&format!("ro {p}\n")), "{}", r.stdout);
     }
-    assert!(!r.stdout.contains("dd=0"), "filling /tmp past its size must fail: {}", r.stdout);
-    let size: u64 = r.stdout.lines().find_map(|l| l.strip_prefix("size=")).and_then(|s| s.parse().ok()).expect("size line");
-    assert!(size <= 16 << 20, "tmp file grew to {size}, above the 16Mi tmpfs");
-    let mount = r.stdout.lines().find(|l| l.contains(" /tmp ")).expect("/tmp mount");
+    assert!(
+        !r.stdout.contains("dd=0"),
+        "filling /tmp past its size must fail: {}",
+        r.stdout
+    );
+    let size: u64 = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("size="))
+        .and_then(|s| s.parse().ok())
+        .expect("size line");
+    assert!(
+        size <= 16 << 20,
+        "tmp file grew to {size}, above the 16Mi tmpfs"
+    );
+    let mount = r
+        .stdout
+        .lines()
+        .find(|l| l.contains(" /tmp "))
+        .expect("/tmp mount");
     for opt in ["noexec", "nosuid", "nodev"] {
         assert!(mount.contains(opt), "{mount}");
     }
@@ -141,7 +195,11 @@ for host in ("127.0.0.1", "192.0.2.1"):
     assert_eq!(r.exit_code, Some(0), "{}", r.stderr);
     assert!(r.stdout.contains("ifaces ['lo']"), "{}", r.stdout);
     assert!(!r.stdout.contains("CONNECTED"), "{}", r.stdout);
-    assert!(r.stdout.contains("refused 127.0.0.1") && r.stdout.contains("refused 192.0.2.1"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("refused 127.0.0.1") && r.stdout.contains("refused 192.0.2.1"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,10 +208,19 @@ async fn host_environment_does_not_leak() {
     std::env::set_var("CORDON_TEST_SECRET", "hunter2");
     let r = run(&d, Language::Bash, "env").await;
     assert_eq!(r.exit_code, Some(0));
-    assert!(!r.stdout.contains("hunter2") && !r.stdout.contains("CORDON_TEST_SECRET"), "{}", r.stdout);
-    for var in r.stdout.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)) {
+    assert!(
+        !r.stdout.contains("hunter2") && !r.stdout.contains("CORDON_TEST_SECRET"),
+        "{}",
+        r.stdout
+    );
+    for var in r
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+    {
         assert!(
-            ["PATH", "HOME", "LANG", "TMPDIR", "HOSTNAME", "PWD", "SHLVL", "_", "OLDPWD"].contains(&var),
+            ["PATH", "HOME", "LANG", "TMPDIR", "HOSTNAME", "PWD", "SHLVL", "_", "OLDPWD"]
+                .contains(&var),
             "unexpected variable {var} in the sandbox environment"
         );
     }
@@ -162,15 +229,33 @@ async fn host_environment_does_not_leak() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fork_bomb_hits_the_pids_limit_and_the_host_is_unaffected() {
     let d = engine!("fork_bomb_hits_the_pids_limit_and_the_host_is_unaffected");
-    let bomb = run_with(&d, Language::Bash, ":(){ :|:& };: ; sleep 5", LimitRequest { pids: Some(32), wall: wall("15s"), ..Default::default() });
+    let bomb = run_with(
+        &d,
+        Language::Bash,
+        ":(){ :|:& };: ; sleep 5",
+        LimitRequest {
+            pids: Some(32),
+            wall: wall("15s"),
+            ..Default::default()
+        },
+    );
     let d2 = d.clone();
     let neighbour = async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         run(&d2, Language::Python, "print(sum(range(1000)))").await
     };
     let (bomb, neighbour) = tokio::join!(bomb, neighbour);
-    assert_eq!(bomb.termination_reason, TerminationReason::Pids, "{:?}", bomb.detail);
-    assert!(bomb.usage.peak_pids <= 32, "peak pids {}", bomb.usage.peak_pids);
+    assert_eq!(
+        bomb.termination_reason,
+        TerminationReason::Pids,
+        "{:?}",
+        bomb.detail
+    );
+    assert!(
+        bomb.usage.peak_pids <= 32,
+        "peak pids {}",
+        bomb.usage.peak_pids
+    );
     assert_eq!(neighbour.stdout, "499500\n");
     assert_eq!(neighbour.termination_reason, TerminationReason::Exited);
 }
@@ -178,33 +263,84 @@ async fn fork_bomb_hits_the_pids_limit_and_the_host_is_unaffected() {
 #[tokio::test(flavor = "multi_thread")]
 async fn memory_bomb_is_oom_killed() {
     let d = engine!("memory_bomb_is_oom_killed");
-    let r = run(&d, Language::Python, "x = []\nwhile True: x.append(bytearray(16 << 20))").await;
-    assert_eq!(r.termination_reason, TerminationReason::Oom, "{:?}", r.detail);
-    assert!(r.usage.peak_memory_bytes <= 256 << 20, "{}", r.usage.peak_memory_bytes);
+    let r = run(
+        &d,
+        Language::Python,
+        "x = []\nwhile True: x.append(bytearray(16 << 20))",
+    )
+    .await;
+    assert_eq!(
+        r.termination_reason,
+        TerminationReason::Oom,
+        "{:?}",
+        r.detail
+    );
+    assert!(
+        r.usage.peak_memory_bytes <= 256 << 20,
+        "{}",
+        r.usage.peak_memory_bytes
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn busy_loop_times_out() {
     let d = engine!("busy_loop_times_out");
-    let r = run_with(&d, Language::Python, "while True: pass", LimitRequest { wall: wall("2s"), ..Default::default() }).await;
-    assert_eq!(r.termination_reason, TerminationReason::Timeout, "{:?}", r.detail);
-    assert!(r.usage.wall_ms >= 1900 && r.usage.wall_ms < 6000, "{}", r.usage.wall_ms);
+    let r = run_with(
+        &d,
+        Language::Python,
+        "while True: pass",
+        LimitRequest {
+            wall: wall("2s"),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        r.termination_reason,
+        TerminationReason::Timeout,
+        "{:?}",
+        r.detail
+    );
+    assert!(
+        r.usage.wall_ms >= 1900 && r.usage.wall_ms < 6000,
+        "{}",
+        r.usage.wall_ms
+    );
     assert_eq!(r.detail.as_deref(), Some("timeout after 2s"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn output_flood_is_truncated_and_flagged() {
     let d = engine!("output_flood_is_truncated_and_flagged");
-    let r = run(&d, Language::Python, "import sys\nfor _ in range(800): sys.stdout.write('y' * 65536)").await;
+    let r = run(
+        &d,
+        Language::Python,
+        "import sys\nfor _ in range(800): sys.stdout.write('y' * 65536)",
+    )
+    .await;
     assert!(r.stdout_truncated);
-    assert_eq!(r.stdout.len(), 1 << 20, "kept output must stop exactly at the cap");
-    assert_eq!(r.termination_reason, TerminationReason::OutputLimit, "{:?}", r.detail);
+    assert_eq!(
+        r.stdout.len(),
+        1 << 20,
+        "kept output must stop exactly at the cap"
+    );
+    assert_eq!(
+        r.termination_reason,
+        TerminationReason::OutputLimit,
+        "{:?}",
+        r.detail
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn output_just_over_the_cap_is_truncated_but_not_killed() {
     let d = engine!("output_just_over_the_cap_is_truncated_but_not_killed");
-    let r = run(&d, Language::Python, "import sys\nsys.stdout.write('z' * ((1 << 20) + 1000))\nprint('', file=sys.stderr)").await;
+    let r = run(
+        &d,
+        Language::Python,
+        "import sys\nsys.stdout.write('z' * ((1 << 20) + 1000))\nprint('', file=sys.stderr)",
+    )
+    .await;
     assert!(r.stdout_truncated);
     assert_eq!(r.stdout.len(), 1 << 20);
     assert_eq!(r.termination_reason, TerminationReason::Exited);
@@ -215,14 +351,22 @@ async fn output_just_over_the_cap_is_truncated_but_not_killed() {
 async fn missing_image_fails_closed_with_the_fix() {
     let d = engine!("missing_image_fails_closed_with_the_fix");
     let text = support::PERMISSIVE.replace("cordon/python:3.11", "cordon/python:does-not-exist");
-    let policy = std::sync::Arc::new(cordon::policy::Policy::from_str_with(&text, "t.yaml", None).unwrap());
-    let pipeline = cordon::pipeline::Pipeline::new(std::sync::Arc::new(d.clone()), std::sync::Arc::new(cordon::pipeline::NoRecorder));
+    let policy =
+        std::sync::Arc::new(cordon::policy::Policy::from_str_with(&text, "t.yaml", None).unwrap());
+    let pipeline = cordon::pipeline::Pipeline::new(
+        std::sync::Arc::new(d.clone()),
+        std::sync::Arc::new(cordon::pipeline::NoRecorder),
+    );
     let sub = cordon::pipeline::Submission::new(Language::Python, b"print(1)".to_vec(), policy);
     let r = pipeline.execute(sub, &mut cordon::sandbox::NullSink).await;
     assert_eq!(r.termination_reason, TerminationReason::EngineError);
     assert_eq!(r.exit_code, None);
     let detail = r.detail.unwrap_or_default();
-    assert!(detail.contains("cordon/python:does-not-exist not found") && detail.contains("cordon images build"), "{detail}");
+    assert!(
+        detail.contains("cordon/python:does-not-exist not found")
+            && detail.contains("cordon images build"),
+        "{detail}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -235,13 +379,25 @@ async fn cancel_kills_the_run_as_interrupted() {
             self.0.cancel();
         }
     }
-    let pipeline = cordon::pipeline::Pipeline::new(std::sync::Arc::new(d.clone()), std::sync::Arc::new(cordon::pipeline::NoRecorder));
-    let sub = cordon::pipeline::Submission::new(Language::Bash, b"echo started; sleep 30".to_vec(), support::permissive());
+    let pipeline = cordon::pipeline::Pipeline::new(
+        std::sync::Arc::new(d.clone()),
+        std::sync::Arc::new(cordon::pipeline::NoRecorder),
+    );
+    let sub = cordon::pipeline::Submission::new(
+        Language::Bash,
+        b"echo started; sleep 30".to_vec(),
+        support::permissive(),
+    );
     let mut sink = CancelOnOutput(sub.cancel.clone());
     let id = sub.id.to_string();
     let t = std::time::Instant::now();
     let r = pipeline.execute(sub, &mut sink).await;
-    assert_eq!(r.termination_reason, TerminationReason::Interrupted, "{:?}", r.detail);
+    assert_eq!(
+        r.termination_reason,
+        TerminationReason::Interrupted,
+        "{:?}",
+        r.detail
+    );
     assert_eq!(r.stdout, "started\n");
     assert!(t.elapsed() < std::time::Duration::from_secs(15));
     support::assert_no_container(&d, &id).await;

@@ -5,7 +5,11 @@
 use std::process::{Command, Stdio};
 
 fn schema() -> serde_json::Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sarif/sarif-2.1.0-rtm.5.json")).expect("schema file");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sarif/sarif-2.1.0-rtm.5.json"
+    ))
+    .expect("schema file");
     serde_json::from_str(&text).expect("schema json")
 }
 
@@ -17,15 +21,27 @@ fn sarif_for(files: &[(&str, &str)]) -> serde_json::Value {
         std::fs::write(&p, code).unwrap();
         args.push(p.to_string_lossy().into_owned());
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_cordon")).args(&args).stdin(Stdio::null()).output().expect("run cordon");
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+    let o = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cordon");
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
 }
 
 fn assert_valid(doc: &serde_json::Value) {
     let schema = schema();
     let validator = jsonschema::validator_for(&schema).expect("compile SARIF schema");
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "SARIF does not validate:\n{}", errors.join("\n"));
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "SARIF does not validate:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[test]
@@ -39,9 +55,19 @@ fn sarif_with_findings_and_errors_validates() {
     assert_valid(&doc);
     assert_eq!(doc["version"], "2.1.0");
     let results = doc["runs"][0]["results"].as_array().expect("results");
-    assert!(results.iter().any(|r| r["ruleId"] == "unparseable"), "{results:?}");
-    assert!(results.iter().any(|r| r["ruleId"].as_str().is_some_and(|id| id.starts_with("PY-"))), "{results:?}");
-    let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
+    assert!(
+        results.iter().any(|r| r["ruleId"] == "unparseable"),
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"].as_str().is_some_and(|id| id.starts_with("PY-"))),
+        "{results:?}"
+    );
+    let rules = doc["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
     assert!(!rules.is_empty());
 }
 
@@ -56,7 +82,10 @@ fn sarif_for_clean_code_validates() {
 fn the_validator_rejects_broken_sarif() {
     // The check must be able to fail: a result without a message is invalid.
     let mut doc = sarif_for(&[("spawn.py", "import os\nos.system('ls /')\n")]);
-    doc["runs"][0]["results"][0].as_object_mut().expect("a result").remove("message");
+    doc["runs"][0]["results"][0]
+        .as_object_mut()
+        .expect("a result")
+        .remove("message");
     let schema = schema();
     let validator = jsonschema::validator_for(&schema).expect("compile SARIF schema");
     assert!(!validator.is_valid(&doc));

@@ -64,9 +64,17 @@ struct Stats {
 fn stats(mut v: Vec<Duration>) -> Stats {
     v.sort();
     let n = v.len().max(1);
-    let at = |q: f64| v.get(((n as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
+    let at = |q: f64| {
+        v.get(((n as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
     let sum: Duration = v.iter().sum();
-    Stats { p50: at(0.5), p95: at(0.95), mean: sum / n as u32 }
+    Stats {
+        p50: at(0.5),
+        p95: at(0.95),
+        mean: sum / n as u32,
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -74,20 +82,41 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn row(name: &str, s: &Stats, base: Option<&Stats>) {
-    let ratio = base.map(|b| format!("{:.2}x", s.p50.as_secs_f64() / b.p50.as_secs_f64().max(1e-9))).unwrap_or_else(|| "-".into());
-    println!("{name:<44} p50 {:>8.1} ms  p95 {:>8.1} ms  mean {:>8.1} ms  {ratio:>7}", ms(s.p50), ms(s.p95), ms(s.mean));
+    let ratio = base
+        .map(|b| {
+            format!(
+                "{:.2}x",
+                s.p50.as_secs_f64() / b.p50.as_secs_f64().max(1e-9)
+            )
+        })
+        .unwrap_or_else(|| "-".into());
+    println!(
+        "{name:<44} p50 {:>8.1} ms  p95 {:>8.1} ms  mean {:>8.1} ms  {ratio:>7}",
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.mean)
+    );
 }
 
 fn time_command(mut cmd: Command, stdin: &[u8], expect: &str) -> anyhow::Result<Duration> {
     let t = Instant::now();
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("spawn")?;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawn")?;
     if let Some(mut i) = child.stdin.take() {
         i.write_all(stdin)?;
     }
     let out = child.wait_with_output()?;
     let elapsed = t.elapsed();
     if String::from_utf8_lossy(&out.stdout) != expect {
-        bail!("unexpected output {:?} (stderr: {})", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "unexpected output {:?} (stderr: {})",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(elapsed)
 }
@@ -95,10 +124,37 @@ fn time_command(mut cmd: Command, stdin: &[u8], expect: &str) -> anyhow::Result<
 fn raw_docker_run() -> Command {
     let mut c = Command::new("docker");
     c.args([
-        "run", "--rm", "-i", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", "none",
-        "--user", "65534:65534", "--pids-limit", "64", "--memory", "256m", "--memory-swap", "256m", "--cpus", "0.5",
-        "--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=16m", "--ulimit", "nofile=256:256", "--log-driver", "none",
-        "--label", "cordon.bench=1", "cordon/python:3.11", "python3", "-",
+        "run",
+        "--rm",
+        "-i",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "--network",
+        "none",
+        "--user",
+        "65534:65534",
+        "--pids-limit",
+        "64",
+        "--memory",
+        "256m",
+        "--memory-swap",
+        "256m",
+        "--cpus",
+        "0.5",
+        "--tmpfs",
+        "/tmp:rw,noexec,nosuid,nodev,size=16m",
+        "--ulimit",
+        "nofile=256:256",
+        "--log-driver",
+        "none",
+        "--label",
+        "cordon.bench=1",
+        "cordon/python:3.11",
+        "python3",
+        "-",
     ]);
     c
 }
@@ -117,13 +173,22 @@ async fn bench_run(iterations: usize) -> anyhow::Result<i32> {
         let t_cli = time_command(c, b"print(1)\n", "1\n").context("cordon run")?;
         let t_raw = time_command(raw_docker_run(), b"print(1)\n", "1\n").context("docker run")?;
         let t = Instant::now();
-        let r = pipeline.execute(Submission::new(Language::Python, b"print(1)\n".to_vec(), policy.clone()), &mut NullSink).await;
+        let r = pipeline
+            .execute(
+                Submission::new(Language::Python, b"print(1)\n".to_vec(), policy.clone()),
+                &mut NullSink,
+            )
+            .await;
         let t_lib = t.elapsed();
         if r.stdout != "1\n" {
             bail!("library run printed {:?}: {:?}", r.stdout, r.detail);
         }
         // The distribution's interpreter, not a version-manager shim that adds its own startup.
-        let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+        let python = if Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3"
+        } else {
+            "python3"
+        };
         let mut h = Command::new(python);
         h.args(["-c", "print(1)"]);
         let t_host = time_command(h, b"", "1\n").context("host python3")?;
@@ -137,9 +202,21 @@ async fn bench_run(iterations: usize) -> anyhow::Result<i32> {
     }
     let raw = stats(raw);
     row("raw `docker run --rm` (hardened, same image)", &raw, None);
-    row("`cordon run` (CLI, analyze+decide+run)", &stats(cli), Some(&raw));
-    row("cordon pipeline in-process (gateway path)", &stats(lib), Some(&raw));
-    row("host `python3 -c 'print(1)'` (reference)", &stats(host), Some(&raw));
+    row(
+        "`cordon run` (CLI, analyze+decide+run)",
+        &stats(cli),
+        Some(&raw),
+    );
+    row(
+        "cordon pipeline in-process (gateway path)",
+        &stats(lib),
+        Some(&raw),
+    );
+    row(
+        "host `python3 -c 'print(1)'` (reference)",
+        &stats(host),
+        Some(&raw),
+    );
     println!("ratio column: p50 relative to raw docker run; target for `cordon run`: <= 1.10x");
     Ok(0)
 }
@@ -196,7 +273,9 @@ if __name__ == "__main__":
 "###;
 
 fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() && !p.is_symlink() {
@@ -219,7 +298,10 @@ fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
     let t = Instant::now();
     let mut errors = 0;
     for s in &sources {
-        if crate::analyze::analyze(s, Language::Python, &policy).error.is_some() {
+        if crate::analyze::analyze(s, Language::Python, &policy)
+            .error
+            .is_some()
+        {
             errors += 1;
         }
     }
@@ -232,12 +314,26 @@ fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
         sources.len() as f64 / ours.as_secs_f64(),
         errors
     );
-    let bandit = Command::new("bandit").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let bandit = Command::new("bandit")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if bandit {
         let t = Instant::now();
-        let _ = Command::new("bandit").args(["-r", "-q", "-f", "json", "-o", "/dev/null"]).arg(tree).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = Command::new("bandit")
+            .args(["-r", "-q", "-f", "json", "-o", "/dev/null"])
+            .arg(tree)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let theirs = t.elapsed();
-        println!("bandit -r:      {:.2} s; cordon is {:.1}x faster (target >= 50x)", theirs.as_secs_f64(), theirs.as_secs_f64() / ours.as_secs_f64());
+        println!(
+            "bandit -r:      {:.2} s; cordon is {:.1}x faster (target >= 50x)",
+            theirs.as_secs_f64(),
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        );
     } else {
         println!("bandit not installed (pip install bandit) — ratio not measured");
     }
@@ -261,13 +357,20 @@ fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
 async fn bench_monitor(iterations: usize) -> anyhow::Result<i32> {
     let policy = Arc::new(Policy::builtin("default")?);
     let with = DockerBackend::connect().await?;
-    let without = with.clone().with_monitor_interval(Duration::from_secs(3600));
+    let without = with
+        .clone()
+        .with_monitor_interval(Duration::from_secs(3600));
     let code = b"n = 0\nfor i in range(12_000_000): n += i\nprint(n > 0)\n".to_vec();
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for i in 0..iterations + 1 {
         for (backend, out) in [(&with, &mut a), (&without, &mut b)] {
             let p = Pipeline::new(Arc::new(backend.clone()), Arc::new(NoRecorder));
-            let r = p.execute(Submission::new(Language::Python, code.clone(), policy.clone()), &mut NullSink).await;
+            let r = p
+                .execute(
+                    Submission::new(Language::Python, code.clone(), policy.clone()),
+                    &mut NullSink,
+                )
+                .await;
             if r.stdout != "True\n" {
                 bail!("benchmark program failed: {:?} {}", r.detail, r.stderr);
             }

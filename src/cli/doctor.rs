@@ -6,9 +6,11 @@ use super::PolicyArgs;
 use crate::sandbox::docker::DockerBackend;
 
 #[derive(Debug, Args)]
-#[command(after_long_help = "Starts one probe container per runtime with the exact hardened spec used for real
+#[command(
+    after_long_help = "Starts one probe container per runtime with the exact hardened spec used for real
 work and reads the fence back from inside. Exit code 0 when every required check
-passes, 1 when any fails, 2 when the engine cannot be reached.")]
+passes, 1 when any fails, 2 when the engine cannot be reached."
+)]
 pub struct DoctorArgs {
     #[command(flatten)]
     policy: PolicyArgs,
@@ -32,7 +34,10 @@ pub async fn run(a: DoctorArgs) -> anyhow::Result<i32> {
     } else {
         print!("{}", report.table());
         if report.passed() {
-            println!("isolation self-test passed ({} checks)", report.checks.len());
+            println!(
+                "isolation self-test passed ({} checks)",
+                report.checks.len()
+            );
         } else {
             println!("isolation self-test FAILED: {} check(s) failed; do not run untrusted code on this host", report.failures().len());
         }

@@ -141,7 +141,9 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
         None
     } else {
         // Fail closed: without a working audit log nothing runs.
-        let log = crate::audit::AuditLog::open(&a.audit.config()).await.context("cannot open the audit log (pass --no-audit to run without one)")?;
+        let log = crate::audit::AuditLog::open(&a.audit.config())
+            .await
+            .context("cannot open the audit log (pass --no-audit to run without one)")?;
         Some(log)
     };
     let recorder: Arc<dyn Recorder> = match &audit_log {

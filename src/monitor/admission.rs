@@ -31,7 +31,9 @@ pub struct AdmissionConfig {
 impl AdmissionConfig {
     /// Defaults derived from this host's size.
     pub fn for_host() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let total = System::new()
             .map(|mut s| {
                 s.refresh_memory();
@@ -53,7 +55,11 @@ pub enum Refused {
     #[error("host overloaded: {running} executions running, the maximum is {max}")]
     Concurrency { running: usize, max: usize },
     #[error("host overloaded: {available_mib} MiB available after admitted executions, {needed_mib} MiB needed plus a {reserve_mib} MiB reserve")]
-    Memory { available_mib: u64, needed_mib: u64, reserve_mib: u64 },
+    Memory {
+        available_mib: u64,
+        needed_mib: u64,
+        reserve_mib: u64,
+    },
     #[error("host overloaded: the admission queue is full ({0} waiting)")]
     QueueFull(usize),
     #[error("host overloaded: no slot within {0:?} in the admission queue")]
@@ -96,12 +102,22 @@ impl Drop for Permit {
 
 impl Admission {
     pub fn new(cfg: AdmissionConfig) -> Arc<Admission> {
-        Arc::new(Admission { cfg, state: Mutex::new(State::default()), freed: Notify::new(), fixed_available: None })
+        Arc::new(Admission {
+            cfg,
+            state: Mutex::new(State::default()),
+            freed: Notify::new(),
+            fixed_available: None,
+        })
     }
 
     /// Test hook: pretend the host always has `bytes` available.
     pub fn with_fixed_available(cfg: AdmissionConfig, bytes: u64) -> Arc<Admission> {
-        Arc::new(Admission { cfg, state: Mutex::new(State::default()), freed: Notify::new(), fixed_available: Some(bytes) })
+        Arc::new(Admission {
+            cfg,
+            state: Mutex::new(State::default()),
+            freed: Notify::new(),
+            fixed_available: Some(bytes),
+        })
     }
 
     pub fn config(&self) -> AdmissionConfig {
@@ -132,9 +148,15 @@ impl Admission {
 
     fn try_admit(self: &Arc<Self>, memory: u64) -> Result<Permit, Refused> {
         let available = self.available();
-        let mut s = self.state.lock().map_err(|_| Refused::Concurrency { running: 0, max: 0 })?;
+        let mut s = self
+            .state
+            .lock()
+            .map_err(|_| Refused::Concurrency { running: 0, max: 0 })?;
         if s.running >= self.cfg.max_concurrent {
-            return Err(Refused::Concurrency { running: s.running, max: self.cfg.max_concurrent });
+            return Err(Refused::Concurrency {
+                running: s.running,
+                max: self.cfg.max_concurrent,
+            });
         }
         // Admitted sandboxes may not have allocated yet; count their limits as taken.
         let free = available.saturating_sub(s.reserved);
@@ -147,7 +169,10 @@ impl Admission {
         }
         s.running += 1;
         s.reserved += memory;
-        Ok(Permit { admission: Arc::clone(self), memory })
+        Ok(Permit {
+            admission: Arc::clone(self),
+            memory,
+        })
     }
 
     /// Admits an execution with this memory limit, waiting in the queue if configured.
@@ -192,7 +217,12 @@ mod tests {
     use super::*;
 
     fn cfg(max: usize, queue: usize) -> AdmissionConfig {
-        AdmissionConfig { max_concurrent: max, memory_reserve_bytes: 100, queue, queue_timeout: Duration::from_millis(300) }
+        AdmissionConfig {
+            max_concurrent: max,
+            memory_reserve_bytes: 100,
+            queue,
+            queue_timeout: Duration::from_millis(300),
+        }
     }
 
     #[tokio::test]
@@ -200,7 +230,10 @@ mod tests {
         let a = Admission::with_fixed_available(cfg(2, 0), 1 << 40);
         let p1 = a.admit(10).await.unwrap();
         let _p2 = a.admit(10).await.unwrap();
-        assert!(matches!(a.admit(10).await, Err(Refused::Concurrency { running: 2, max: 2 })));
+        assert!(matches!(
+            a.admit(10).await,
+            Err(Refused::Concurrency { running: 2, max: 2 })
+        ));
         drop(p1);
         assert!(a.admit(10).await.is_ok());
     }

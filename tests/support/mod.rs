@@ -36,7 +36,9 @@ runtimes:
 "#;
 
 pub fn permissive() -> Arc<Policy> {
-    Arc::new(Policy::from_str_with(PERMISSIVE, "permissive-test.yaml", None).expect("test policy loads"))
+    Arc::new(
+        Policy::from_str_with(PERMISSIVE, "permissive-test.yaml", None).expect("test policy loads"),
+    )
 }
 
 /// The engine, or `None` (after printing why) when it is absent and not required.
@@ -63,7 +65,12 @@ pub fn size(s: &str) -> Option<ByteSize> {
 
 /// Runs `code` under the permissive policy lowered by `limits`, and checks
 /// that the container is gone afterwards.
-pub async fn run_with(docker: &DockerBackend, language: Language, code: &str, limits: LimitRequest) -> ExecutionResult {
+pub async fn run_with(
+    docker: &DockerBackend,
+    language: Language,
+    code: &str,
+    limits: LimitRequest,
+) -> ExecutionResult {
     let pipeline = Pipeline::new(Arc::new(docker.clone()), Arc::new(NoRecorder));
     let mut sub = Submission::new(language, code.as_bytes().to_vec(), permissive());
     sub.limits = limits;
