@@ -80,9 +80,13 @@ pub fn snippet(code: &str, span: Span) -> String {
 pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact]) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     for rule in &policy.rules {
-        // A fact is judged by the rules of the language it was written in:
-        // Bash rules see the shell command inside a Python `os.system(...)`.
-        let relevant = |f: &&Fact| rule.applies_to(f.language.unwrap_or(language)) && rule.matches(f);
+        // A fact is judged by the rules of the language it was written in
+        // (Bash rules see the shell command inside `os.system(...)`) and by
+        // those of the submission's language (a JavaScript rule may name the
+        // shell commands a Node program spawns).
+        let relevant = |f: &&Fact| {
+            (rule.applies_to(f.language.unwrap_or(language)) || rule.applies_to(language)) && rule.matches(f)
+        };
         for fact in facts.iter().filter(relevant) {
             if out
                 .iter()
