@@ -136,10 +136,14 @@ pub enum EventKind {
     Error,
     Interrupted,
     Checkpoint,
+    /// A reviewer approved, rejected or let expire a held execution (server).
+    Reviewed,
+    /// A caller asked to cancel a running execution (server).
+    Cancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Received,
         EventKind::Analyzed,
         EventKind::Decided,
@@ -150,6 +154,8 @@ impl EventKind {
         EventKind::Error,
         EventKind::Interrupted,
         EventKind::Checkpoint,
+        EventKind::Reviewed,
+        EventKind::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -164,6 +170,8 @@ impl EventKind {
             EventKind::Error => "error",
             EventKind::Interrupted => "interrupted",
             EventKind::Checkpoint => "checkpoint",
+            EventKind::Reviewed => "reviewed",
+            EventKind::Cancelled => "cancelled",
         }
     }
 

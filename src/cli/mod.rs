@@ -7,8 +7,10 @@ pub mod audit;
 mod bench;
 mod doctor;
 mod images;
+mod keys;
 mod policy;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -54,6 +56,15 @@ enum Command {
     /// Measure performance against raw docker run, host python3 and Bandit, in one run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run the HTTP gateway (see `cordon keys` for API keys).
+    Serve(serve::ServeArgs),
+    /// Create, list and revoke API keys of `cordon serve`.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+        #[command(flatten)]
+        args: audit::AuditArgs,
+    },
 }
 
 /// Exit code for errors before anything ran (bad arguments, unreadable
@@ -63,7 +74,10 @@ pub const EXIT_USAGE: i32 = 120;
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_tracing();
+    // `serve` sets up its own logging (level info, optional JSON).
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_tracing();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -84,6 +98,8 @@ pub fn main() -> i32 {
             Command::Bench(c) => bench::run(c).await,
             Command::Doctor(a) => doctor::run(a).await,
             Command::Audit { command, args } => audit::run(command, &args).await,
+            Command::Serve(a) => serve::run(a).await,
+            Command::Keys { command, args } => keys::run(command, &args).await,
         }
     });
     match result {
