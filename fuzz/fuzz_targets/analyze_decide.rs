@@ -1,0 +1,7 @@
+//! Fuzz target `analyze_decide`: the body and its invariants live in
+//! `cordon::fuzzing::analyze_decide`, shared with the corpus replay test.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| cordon::fuzzing::analyze_decide(data));
