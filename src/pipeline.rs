@@ -17,7 +17,9 @@ use crate::analyze::{analyze, Analysis};
 use crate::decide::{decide, Decision, LimitRequest, Verdict};
 use crate::monitor::admission::Admission;
 use crate::policy::{Limits, Policy};
-use crate::sandbox::{Backend, CancelToken, OutputSink, SandboxError, SandboxSpec, TerminationReason, Usage};
+use crate::sandbox::{
+    Backend, CancelToken, OutputSink, SandboxError, SandboxSpec, TerminationReason, Usage,
+};
 use crate::Language;
 
 /// One submission to the pipeline.
@@ -165,7 +167,11 @@ impl std::fmt::Debug for Pipeline {
 
 impl Pipeline {
     pub fn new(backend: Arc<dyn Backend>, recorder: Arc<dyn Recorder>) -> Self {
-        Pipeline { backend, recorder, admission: None }
+        Pipeline {
+            backend,
+            recorder,
+            admission: None,
+        }
     }
 
     /// Refuses or queues executions when the host has no room (see [`Admission`]).
@@ -293,7 +299,15 @@ impl Pipeline {
                 Err(refused) => {
                     result.termination_reason = TerminationReason::HostOverloaded;
                     result.detail = Some(refused.to_string());
-                    let _ = rec.record(id, Step::Error { stage: "admission", message: &refused.to_string() }).await;
+                    let _ = rec
+                        .record(
+                            id,
+                            Step::Error {
+                                stage: "admission",
+                                message: &refused.to_string(),
+                            },
+                        )
+                        .await;
                     return self.finish(result, t0).await;
                 }
             },
@@ -303,11 +317,17 @@ impl Pipeline {
         //    The `started` record is flushed first: no unrecorded runs.
         if let Err(e) = rec.record(id, Step::Started { spec: &spec }).await {
             result.termination_reason = TerminationReason::EngineError;
-            result.detail = Some(format!("not run: the audit log could not record the start: {e}"));
+            result.detail = Some(format!(
+                "not run: the audit log could not record the start: {e}"
+            ));
             return self.finish(result, t0).await;
         }
         result.sandbox = Some(spec.summary());
-        match self.backend.run(&spec, &sub.code, sink, sub.cancel.clone()).await {
+        match self
+            .backend
+            .run(&spec, &sub.code, sink, sub.cancel.clone())
+            .await
+        {
             Ok(out) => {
                 if out.reason != TerminationReason::Exited {
                     let detail = out.detail.clone().unwrap_or_default();

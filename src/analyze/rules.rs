@@ -85,7 +85,8 @@ pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact])
         // those of the submission's language (a JavaScript rule may name the
         // shell commands a Node program spawns).
         let relevant = |f: &&Fact| {
-            (rule.applies_to(f.language.unwrap_or(language)) || rule.applies_to(language)) && rule.matches(f)
+            (rule.applies_to(f.language.unwrap_or(language)) || rule.applies_to(language))
+                && rule.matches(f)
         };
         for fact in facts.iter().filter(relevant) {
             if out

@@ -297,16 +297,27 @@ fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
     let bytes: usize = sources.iter().map(Vec::len).sum();
     // Files are independent: analyse them on every core, as the gateway does
     // with concurrent requests. Bandit below is run the way its CLI runs.
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let t = Instant::now();
     let errors: usize = std::thread::scope(|scope| {
-        let chunks: Vec<&[Vec<u8>]> = sources.chunks(sources.len().div_ceil(workers).max(1)).collect();
+        let chunks: Vec<&[Vec<u8>]> = sources
+            .chunks(sources.len().div_ceil(workers).max(1))
+            .collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
                 let policy = &policy;
                 scope.spawn(move || {
-                    chunk.iter().filter(|s| crate::analyze::analyze(s, Language::Python, policy).error.is_some()).count()
+                    chunk
+                        .iter()
+                        .filter(|s| {
+                            crate::analyze::analyze(s, Language::Python, policy)
+                                .error
+                                .is_some()
+                        })
+                        .count()
                 })
             })
             .collect();

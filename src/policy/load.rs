@@ -365,11 +365,23 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, Po
     yaml::from_str(text).map_err(|e| {
         let field = field_at(text, e.line);
         // serde prefixes nested errors with their path; the field is printed already.
-        let mut message = e.message.strip_prefix(&format!("{field}: ")).unwrap_or(&e.message).to_string();
+        let mut message = e
+            .message
+            .strip_prefix(&format!("{field}: "))
+            .unwrap_or(&e.message)
+            .to_string();
         if field == "network" && message.contains("unknown variant") {
-            message = format!("{message}: v1 supports only `network: none` (there is no egress control yet)");
+            message = format!(
+                "{message}: v1 supports only `network: none` (there is no egress control yet)"
+            );
         }
-        PolicyError::Invalid { file: file.to_string(), line: e.line, column: e.column, field, message }
+        PolicyError::Invalid {
+            file: file.to_string(),
+            line: e.line,
+            column: e.column,
+            field,
+            message,
+        }
     })
 }
 

@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    ms, Backend, CancelToken, Durations, OutputSink, Usage, RunOutcome, SandboxError, SandboxSpec, Stream,
-    TerminationReason, EXECUTION_LABEL,
+    ms, Backend, CancelToken, Durations, OutputSink, RunOutcome, SandboxError, SandboxSpec, Stream,
+    TerminationReason, Usage, EXECUTION_LABEL,
 };
 use crate::monitor::{ResourceMonitor, DEFAULT_INTERVAL};
 

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 
-use super::{CancelToken, 
-    Backend, Durations, OutputSink, RunOutcome, SandboxError, SandboxSpec, Stream,
+use super::{
+    Backend, CancelToken, Durations, OutputSink, RunOutcome, SandboxError, SandboxSpec, Stream,
     TerminationReason, Usage,
 };
 
