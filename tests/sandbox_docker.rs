@@ -402,3 +402,73 @@ async fn cancel_kills_the_run_as_interrupted() {
     assert!(t.elapsed() < std::time::Duration::from_secs(15));
     support::assert_no_container(&d, &id).await;
 }
+
+/// The engine's event log is the fallback witness of an OOM kill when the
+/// container state's `OOMKilled` flag lost the race with the exit (Docker
+/// 20.10). A container the kernel OOM-killed has the event; one killed by
+/// `docker kill` does not. Both containers run the hardened image with no
+/// network and are removed afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn engine_event_log_tells_an_oom_kill_from_a_plain_sigkill() {
+    let d = engine!("engine_event_log_tells_an_oom_kill_from_a_plain_sigkill");
+    let since = std::time::SystemTime::now();
+    let docker = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker cli")
+    };
+    let oom_name = format!("cordon-test-oom-{}", std::process::id());
+    let out = docker(&[
+        "run",
+        "--name",
+        &oom_name,
+        "--network",
+        "none",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "32m",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "cordon/python:3.11",
+        "python3",
+        "-c",
+        "x = []\nwhile True: x.append(bytearray(8 << 20))",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let killed_name = format!("cordon-test-sigkill-{}", std::process::id());
+    let out = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &killed_name,
+        "--network",
+        "none",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "cordon/python:3.11",
+        "sleep",
+        "60",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(docker(&["kill", &killed_name]).status.success());
+    let _ = docker(&["wait", &killed_name]);
+
+    let oom = d.engine_reported_oom(&oom_name, since).await;
+    let plain = d.engine_reported_oom(&killed_name, since).await;
+    let _ = docker(&["rm", "-f", &oom_name, &killed_name]);
+    assert!(oom, "the OOM-killed container has an oom event");
+    assert!(!plain, "a plain SIGKILL is not an OOM");
+}

@@ -42,6 +42,9 @@ pub struct ResourceMonitor {
     cpu_budget: Duration,
     peak: Usage,
     pids_events_at_start: u64,
+    oom_kills_at_start: u64,
+    /// Whether a sample has seen the kernel's OOM killer act in this cgroup.
+    oom_seen: bool,
 }
 
 fn read_u64(p: &Path) -> Option<u64> {
@@ -53,6 +56,14 @@ fn read_pids_events(p: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(p).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("max "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// `oom_kill N` from a cgroup v1 `memory.oom_control` or v2 `memory.events`.
+fn read_oom_kills(p: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(p).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
         .and_then(|n| n.trim().parse().ok())
 }
 
@@ -88,8 +99,11 @@ impl ResourceMonitor {
             cpu_budget,
             peak: Usage::default(),
             pids_events_at_start: 0,
+            oom_kills_at_start: 0,
+            oom_seen: false,
         };
         m.pids_events_at_start = m.pids_limit_events().unwrap_or(0);
+        m.oom_kills_at_start = m.oom_kills().unwrap_or(0);
         m
     }
 
@@ -107,6 +121,14 @@ impl ResourceMonitor {
         match &self.layout {
             Layout::V1 { pids, .. } => read_pids_events(&pids.join("pids.events")),
             Layout::V2 { dir } => read_pids_events(&dir.join("pids.events")),
+            Layout::Unavailable => None,
+        }
+    }
+
+    fn oom_kills(&self) -> Option<u64> {
+        match &self.layout {
+            Layout::V1 { memory, .. } => read_oom_kills(&memory.join("memory.oom_control")),
+            Layout::V2 { dir } => read_oom_kills(&dir.join("memory.events")),
             Layout::Unavailable => None,
         }
     }
@@ -140,6 +162,7 @@ impl ResourceMonitor {
         if let Some(p) = pids {
             self.peak.peak_pids = self.peak.peak_pids.max(p);
         }
+        self.oom_killed();
         self.peak
     }
 
@@ -170,6 +193,19 @@ impl ResourceMonitor {
             ));
         }
         None
+    }
+
+    /// Whether the kernel's OOM killer acted in this cgroup, as seen by any
+    /// sample so far or by a read now. The engine's own `OOMKilled` flag
+    /// comes from an asynchronous event that can arrive after the exit (a
+    /// known race in Docker 20.10); the cgroup counter does not.
+    pub fn oom_killed(&mut self) -> bool {
+        if !self.oom_seen {
+            self.oom_seen = self
+                .oom_kills()
+                .is_some_and(|n| n > self.oom_kills_at_start);
+        }
+        self.oom_seen
     }
 
     /// Whether the pids limit was hit at any point (checked once more after exit).
@@ -206,6 +242,42 @@ mod tests {
         assert_eq!(m.check().map(|c| c.0), Some(TerminationReason::CpuTime));
         std::fs::write(root.path().join("pids/docker/abc/pids.events"), "max 3").unwrap();
         assert_eq!(m.check().map(|c| c.0), Some(TerminationReason::Pids));
+    }
+
+    #[test]
+    fn oom_kills_are_counted_from_the_start_in_v1_and_v2() {
+        let root = tempfile::tempdir().unwrap();
+        let v1 = root.path().join("memory/docker/a");
+        std::fs::create_dir_all(&v1).unwrap();
+        let control = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+        std::fs::write(v1.join("memory.oom_control"), control).unwrap();
+        let mut m = ResourceMonitor::for_container_in(root.path(), "a", Duration::from_secs(1));
+        m.sample();
+        assert!(!m.oom_killed(), "kills before the start do not count");
+        std::fs::write(v1.join("memory.oom_control"), control.replace('2', "3")).unwrap();
+        m.sample();
+        std::fs::remove_dir_all(&v1).unwrap();
+        assert!(
+            m.oom_killed(),
+            "seen by a sample, kept after the cgroup is gone"
+        );
+
+        let v2 = root.path().join("system.slice/docker-b.scope");
+        std::fs::create_dir_all(&v2).unwrap();
+        std::fs::write(v2.join("cpu.stat"), "usage_usec 10\n").unwrap();
+        std::fs::write(
+            v2.join("memory.events"),
+            "low 0\nhigh 0\nmax 4\noom 1\noom_kill 0\n",
+        )
+        .unwrap();
+        let mut m = ResourceMonitor::for_container_in(root.path(), "b", Duration::from_secs(1));
+        assert!(!m.oom_killed());
+        std::fs::write(
+            v2.join("memory.events"),
+            "low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n",
+        )
+        .unwrap();
+        assert!(m.oom_killed(), "a read after exit sees it too");
     }
 
     #[test]

@@ -54,6 +54,19 @@ fn is_not_found(e: &BollardError) -> bool {
 }
 
 impl DockerBackend {
+    /// Whether the engine's event log holds an `oom` event for `container`
+    /// since `since`, waiting about a second for one still on its way. The
+    /// run path asks this when a program died of a SIGKILL nobody here sent
+    /// and neither the container state nor the cgroup counter explain it.
+    pub async fn engine_reported_oom(&self, container: &str, since: std::time::SystemTime) -> bool {
+        engine_reported_oom(
+            &self.docker,
+            container,
+            unix_seconds(since).saturating_sub(1),
+        )
+        .await
+    }
+
     /// Connects and negotiates the API version; fails closed with a message
     /// naming the endpoint when the engine does not answer.
     pub async fn connect() -> Result<DockerBackend, SandboxError> {
@@ -234,6 +247,7 @@ impl DockerBackend {
                 source,
             })?;
         let t_started = Instant::now();
+        let started_at_unix = unix_seconds(std::time::SystemTime::now()).saturating_sub(1);
         let deadline = tokio::time::Instant::now() + spec.wall();
 
         // 5. Deliver the code over stdin, then half-close so the runtime sees EOF.
@@ -328,6 +342,9 @@ impl DockerBackend {
             writer.abort();
         }
         let t_ended = Instant::now();
+        // One more sample while the cgroup most likely still exists: the
+        // kernel's OOM counter there is the first witness of an OOM kill.
+        monitor.sample();
 
         // 7. Inspect: exit code and the kernel's verdict on memory.
         let state = wait_exited(docker, &id).await?;
@@ -336,8 +353,13 @@ impl DockerBackend {
             u.wall_ms = ms(t_ended - t_started);
             u
         };
-        let oom = state.oom_killed.unwrap_or(false);
         let exit_code = state.exit_code;
+        let mut oom = state.oom_killed.unwrap_or(false) || monitor.oom_killed();
+        if !oom && kill.is_none() && exit_code == Some(SIGKILL_EXIT) {
+            // Killed by SIGKILL and nobody here sent it: ask the engine whether
+            // its (asynchronous) OOM event arrived late.
+            oom = engine_reported_oom(docker, &id, started_at_unix).await;
+        }
         let pids_hit = monitor.pids_limit_hit();
         let (reason, detail) = settle_reason(kill, oom, pids_hit, spec);
         let (reason, detail) = match (reason, delivery_error) {
@@ -471,6 +493,40 @@ async fn remove(docker: &Docker, id: &str) {
 
 /// Inspects until the container is no longer running (the attach stream can
 /// close a moment before the engine records the exit).
+/// Exit status of a process killed by SIGKILL (128 + 9).
+const SIGKILL_EXIT: i64 = 137;
+
+/// How long to wait for a late OOM event from the engine.
+const OOM_EVENT_GRACE: Duration = Duration::from_secs(1);
+
+fn unix_seconds(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Whether the engine logged an `oom` event for container `id` since
+/// `since` (unix seconds), waiting up to [`OOM_EVENT_GRACE`] for one still
+/// on its way. Docker 20.10 can process the OOM after the exit, leaving
+/// `OOMKilled` false in the container state; its event log still has it.
+async fn engine_reported_oom(docker: &Docker, id: &str, since: u64) -> bool {
+    let until = unix_seconds(std::time::SystemTime::now() + OOM_EVENT_GRACE) + 1;
+    let filters = HashMap::from([
+        ("container".to_string(), vec![id.to_string()]),
+        ("event".to_string(), vec!["oom".to_string()]),
+    ]);
+    let options = bollard::query_parameters::EventsOptionsBuilder::new()
+        .since(&since.to_string())
+        .until(&until.to_string())
+        .filters(&filters)
+        .build();
+    let mut events = docker.events(Some(options));
+    matches!(
+        tokio::time::timeout(OOM_EVENT_GRACE, events.next()).await,
+        Ok(Some(Ok(_)))
+    )
+}
+
 async fn wait_exited(
     docker: &Docker,
     id: &str,
