@@ -187,6 +187,8 @@ NR = {
     "keyctl": 250 if X86 else 219, "add_key": 248 if X86 else 217,
     "init_module": 175 if X86 else 105, "finit_module": 313 if X86 else 273,
     "delete_module": 176 if X86 else 106, "bpf": 321 if X86 else 280,
+    "process_vm_readv": 310 if X86 else 270, "kcmp": 312 if X86 else 272,
+    "pidfd_open": 434, "pidfd_getfd": 438, "io_uring_setup": 425,
 }
 L = ctypes.c_long
 
@@ -262,6 +264,34 @@ while os.path.exists(f"/proc/{unseen}"):
 PTRACE_SEIZE = 0x4206
 isolated("ptrace outside", lambda: libc.ptrace(L(PTRACE_SEIZE), L(unseen), None, None))
 
+# Other processes of the same submission: a sibling is visible (same uid, same
+# PID namespace), but nothing can trace, read or steer it (cordon's seccomp
+# profile; the engine default would allow all of these).
+import time
+sib = os.fork()
+if sib == 0:
+    time.sleep(30)
+    os._exit(0)
+PTRACE_TRACEME, PTRACE_ATTACH = 0, 16
+isolated("ptrace seize sibling", lambda: libc.ptrace(L(PTRACE_SEIZE), L(sib), None, None))
+isolated("ptrace attach sibling", lambda: libc.ptrace(L(PTRACE_ATTACH), L(sib), None, None))
+isolated("ptrace traceme", lambda: libc.ptrace(L(PTRACE_TRACEME), L(0), None, None))
+class Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+buf = ctypes.create_string_buffer(8)
+local = Iovec(ctypes.cast(buf, ctypes.c_void_p), 8)
+remote = Iovec(ctypes.cast(buf, ctypes.c_void_p), 8)  # mapped in the forked sibling too
+isolated("process_vm_readv sibling", lambda: libc.syscall(L(NR["process_vm_readv"]), L(sib), ctypes.byref(local), L(1), ctypes.byref(remote), L(1), L(0)))
+pidfd = libc.syscall(L(NR["pidfd_open"]), L(sib), L(0))
+print(f"(pidfd of the sibling: {pidfd})")
+isolated("pidfd_getfd sibling", lambda: libc.syscall(L(NR["pidfd_getfd"]), L(pidfd), L(1), L(0)))
+KCMP_FILE = 0
+isolated("kcmp sibling", lambda: libc.syscall(L(NR["kcmp"]), L(os.getpid()), L(sib), L(KCMP_FILE), L(1), L(1)))
+params = ctypes.create_string_buffer(120)
+isolated("io_uring_setup", lambda: libc.syscall(L(NR["io_uring_setup"]), L(4), params))
+os.kill(sib, 9)
+os.waitpid(sib, 0)
+
 # Kernel keyring, modules, eBPF, reboot.
 KEY_SPEC_SESSION_KEYRING = -3
 isolated("keyctl", lambda: libc.syscall(L(NR["keyctl"]), L(0), L(KEY_SPEC_SESSION_KEYRING), L(0)))
@@ -323,7 +353,14 @@ async fn privilege_escalation_attempts_all_fail() {
             "host-processes-visible",
             &["only the sandbox's own process"],
         ),
-        ("ptrace outside", &["ESRCH"]),
+        ("ptrace outside", EPERM),
+        ("ptrace seize sibling", EPERM),
+        ("ptrace attach sibling", EPERM),
+        ("ptrace traceme", EPERM),
+        ("process_vm_readv sibling", EPERM),
+        ("pidfd_getfd sibling", EPERM),
+        ("kcmp sibling", EPERM),
+        ("io_uring_setup", EPERM),
         ("keyctl", EPERM),
         ("add_key", EPERM),
         ("init_module", EPERM),

@@ -9,6 +9,7 @@
 
 pub mod docker;
 pub mod fake;
+pub mod seccomp;
 pub mod spec;
 
 use std::time::Duration;

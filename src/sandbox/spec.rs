@@ -7,7 +7,8 @@
 //! - read-only rootfs: the program cannot modify the image or plant files;
 //! - `CapDrop: ALL` + `no-new-privileges`: no capabilities, and setuid
 //!   binaries (there are none in our images anyway) cannot raise them back;
-//! - the engine's default seccomp profile (never `unconfined`);
+//! - cordon's own seccomp allowlist ([`super::seccomp`]): the engine
+//!   default's refusals plus `ptrace` and its relatives (never `unconfined`);
 //! - network mode `none` and `NetworkDisabled`: only `lo` exists;
 //! - uid/gid 65534 (nobody): not root even inside the user namespace;
 //! - `PidsLimit`, memory with memory+swap equal (no swap), `NanoCpus`;
@@ -204,6 +205,14 @@ impl SandboxSpec {
         env
     }
 
+    /// `SecurityOpt` as sent to the engine: the spec's options plus the
+    /// seccomp profile itself (the API takes the JSON, not a path).
+    fn docker_security_opt(&self) -> Vec<String> {
+        let mut opts = self.security_opt.clone();
+        opts.push(format!("seccomp={}", super::seccomp::profile_json()));
+        opts
+    }
+
     /// The Engine API request for this spec: the only translation there is.
     pub fn to_docker(&self) -> ContainerCreateBody {
         let mut tmpfs = HashMap::new();
@@ -218,7 +227,7 @@ impl SandboxSpec {
             readonly_rootfs: Some(self.read_only_rootfs),
             cap_drop: Some(self.cap_drop.clone()),
             cap_add: Some(Vec::new()),
-            security_opt: Some(self.security_opt.clone()),
+            security_opt: Some(self.docker_security_opt()),
             privileged: Some(false),
             network_mode: Some(self.network.clone()),
             pids_limit: Some(i64::from(self.pids)),
@@ -292,6 +301,7 @@ impl SandboxSpec {
             "network": self.network,
             "cap_drop": self.cap_drop,
             "security_opt": self.security_opt,
+            "seccomp": super::seccomp::profile_id(),
             "memory_bytes": self.memory_bytes,
             "memory_swap_bytes": self.memory_bytes,
             "nano_cpus": self.nano_cpus,
@@ -349,9 +359,21 @@ mod tests {
         assert_eq!(h.pids_limit, Some(64));
         assert!(h
             .security_opt
+            .as_ref()
             .unwrap()
             .iter()
             .any(|s| s.starts_with("no-new-privileges")));
+        let opts = h.security_opt.clone().unwrap();
+        let seccomp = opts
+            .iter()
+            .find_map(|s| s.strip_prefix("seccomp="))
+            .expect("seccomp profile sent");
+        let profile: serde_json::Value = serde_json::from_str(seccomp).unwrap();
+        assert_eq!(profile["defaultAction"], "SCMP_ACT_ERRNO");
+        assert!(spec.summary()["seccomp"]
+            .as_str()
+            .unwrap()
+            .starts_with("cordon-v1 sha256:"));
         assert!(h.binds.unwrap().is_empty());
         assert!(h.tmpfs.unwrap()["/tmp"].contains("noexec"));
         assert_eq!(body.user.as_deref(), Some(SANDBOX_USER));
