@@ -267,3 +267,40 @@ fn rule_fixture_snapshots() {
         }
     }
 }
+
+/// One place, one line: a chained `require(...).fn().more()` and a string
+/// folded again in each expression around it each give one finding per rule,
+/// and a category hit by several findings gives one reason.
+#[test]
+fn one_finding_per_rule_and_place_and_no_repeated_reasons() {
+    let policy = policy();
+    let js = "console.log(require('child_process').execSync('id').toString())\n";
+    let a = analyze(js.as_bytes(), Language::Javascript, &policy);
+    let proc: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "JS-PROC-001")
+        .collect();
+    assert_eq!(proc.len(), 1, "{:#?}", a.findings);
+    assert_eq!(proc[0].matched, "call:child_process.execSync");
+
+    let py = "import os\nopen(os.path.expanduser('~/.ssh/id_rsa')).read()\n";
+    let a = analyze(py.as_bytes(), Language::Python, &policy);
+    let sec: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "PY-SEC-001")
+        .collect();
+    assert_eq!(sec.len(), 1, "{:#?}", a.findings);
+
+    let strict =
+        Policy::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/strict.yaml"))
+            .expect("strict policy loads");
+    let js = "const cp = require('child_process')\ncp.execSync('a')\ncp.execSync('b')\n";
+    let a = analyze(js.as_bytes(), Language::Javascript, &strict);
+    let d = decide(&strict, Language::Javascript, &a, &LimitRequest::default());
+    let texts: Vec<_> = d.reasons.iter().map(|r| (&r.code, &r.message)).collect();
+    let unique: BTreeSet<_> = texts.iter().collect();
+    assert_eq!(texts.len(), unique.len(), "{texts:#?}");
+    assert_eq!(d.verdict, Verdict::Deny);
+}

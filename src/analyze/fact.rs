@@ -31,6 +31,12 @@ impl Span {
             end_col,
         }
     }
+
+    /// Whether `other` lies within this span (inclusive).
+    pub fn contains(&self, other: &Span) -> bool {
+        (self.start_line, self.start_col) <= (other.start_line, other.start_col)
+            && (other.end_line, other.end_col) <= (self.end_line, self.end_col)
+    }
 }
 
 /// What kind of thing a fact records; the rule key that matches it has the same name.

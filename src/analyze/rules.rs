@@ -76,7 +76,7 @@ pub fn snippet(code: &str, span: Span) -> String {
 }
 
 /// Every finding the policy's rules raise on `facts`, ordered by position then rule id,
-/// one per (rule, span).
+/// one per rule and start position.
 pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact]) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     for rule in &policy.rules {
@@ -89,10 +89,32 @@ pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact])
                 && rule.matches(f)
         };
         for fact in facts.iter().filter(relevant) {
-            if out
-                .iter()
-                .any(|f| f.rule_id == rule.rule.id && f.span == fact.span)
-            {
+            // One finding per rule and place. `require('x').y().z()` yields
+            // an import and two calls that all start at `require`; a folded
+            // string is seen again in each expression around it. The reader
+            // needs one line there: the outermost span, and a call or
+            // attribute rather than the bare import, because it says what
+            // the code does.
+            let matched = format!("{}:{}", fact.kind.as_str(), fact.name);
+            let same_place = out.iter().position(|f| {
+                f.rule_id == rule.rule.id
+                    && ((f.span.start_line, f.span.start_col)
+                        == (fact.span.start_line, fact.span.start_col)
+                        || (f.matched == matched
+                            && (f.span.contains(&fact.span) || fact.span.contains(&f.span))))
+            });
+            if let Some(i) = same_place {
+                let f = &mut out[i];
+                let better = f.matched.starts_with("import:")
+                    && matches!(fact.kind, FactKind::Call | FactKind::Attribute);
+                if better
+                    || (f.matched == matched && fact.span != f.span && fact.span.contains(&f.span))
+                {
+                    f.span = fact.span;
+                    f.snippet = snippet(code, fact.span);
+                    f.matched = matched;
+                    f.via = fact.via.clone();
+                }
                 continue;
             }
             let r = &rule.rule;
@@ -106,7 +128,7 @@ pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact])
                 action: r.action,
                 span: fact.span,
                 snippet: snippet(code, fact.span),
-                matched: format!("{}:{}", fact.kind.as_str(), fact.name),
+                matched,
                 via: fact.via.clone(),
             });
         }

@@ -175,7 +175,10 @@ pub fn decide(
     let mut verdict = Verdict::Allow;
     let mut raise = |v: Verdict, reason: Reason, reasons: &mut Vec<Reason>| {
         verdict = verdict.max(v);
-        reasons.push(reason);
+        // The same reason twice (a category hit by several findings) says nothing new.
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
     };
 
     if let Some(err) = &analysis.error {
