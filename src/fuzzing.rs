@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::analyze::{self, AnalyzeError, Budget, Fact};
 use crate::decide::{self, LimitRequest, Verdict};
 use crate::policy::{Limits, Policy, PolicyError};
+use crate::server::api::{AnalyzeRequest, ExecutionRequest, ReviewDecision};
 use crate::Language;
 
 /// Upper bound on one analysis as seen from outside. The analysis budget is
@@ -116,9 +117,14 @@ fn assert_fails_closed(policy: &Policy) {
         (Language::Python, b"print('\xff')\n"),
     ];
     for (language, code) in cases {
-        check_vet(language, code, policy);
+        check_vet(language, code, policy, &LimitRequest::default());
     }
-    check_vet(Language::Bash, b"echo hello\n", policy);
+    check_vet(
+        Language::Bash,
+        b"echo hello\n",
+        policy,
+        &LimitRequest::default(),
+    );
 }
 
 /// Runs one analyzer's `extract` directly (not behind the panic guard of
@@ -189,15 +195,14 @@ pub fn analyze_decide(data: &[u8]) {
     } else {
         default_policy()
     };
-    check_vet(language, code, policy);
+    check_vet(language, code, policy, &LimitRequest::default());
 }
 
-/// `analyze` + `decide` under `policy` with no limit request, checking the
-/// verdict invariants.
-fn check_vet(language: Language, code: &[u8], policy: &Policy) {
+/// `analyze` + `decide` under `policy` with the caller's limit request,
+/// checking the verdict invariants.
+fn check_vet(language: Language, code: &[u8], policy: &Policy, request: &LimitRequest) {
     let started = Instant::now();
-    let (analysis, decision) =
-        crate::pipeline::vet(language, code, policy, &LimitRequest::default());
+    let (analysis, decision) = crate::pipeline::vet(language, code, policy, request);
     let elapsed = started.elapsed();
     assert!(
         elapsed < MAX_ELAPSED,
@@ -232,16 +237,39 @@ fn check_vet(language: Language, code: &[u8], policy: &Policy) {
             "allowed without limits or an image to run"
         );
     }
+    if let (Some(applied), Some(runtime)) = (&decision.limits, policy.doc.runtimes.get(&language)) {
+        // Only fuzzed policies can hold nonsense (a NaN cpus); those are the loader's business.
+        if runtime.limits.cpus > 0.0 {
+            assert_within(applied, &runtime.limits);
+        }
+    }
     assert_eq!(decision.risk_score, analysis.risk_score);
     assert!(analysis.risk_score <= 100, "risk score over 100");
     assert!(decision.verdict >= decision.would_be || decision.verdict == Verdict::Allow);
 }
 
-/// Decoding of the parts of an API request that exist today: the limit
-/// request (JSON) applied to each runtime of the default policy, and the
-/// language name (from a string and from JSON). A request may only tighten
-/// the policy: any limit it gets applied must be at most the policy's.
+/// Decoding of API request bodies as the HTTP server does it (UTF-8, then
+/// JSON into [`crate::server::api::ExecutionRequest`] /
+/// [`crate::server::api::AnalyzeRequest`]), then the server's checks
+/// (language name, policy name, limits) and the vetting of the decoded code.
+/// The server's own `check_common` needs a running server's state, so its
+/// steps are mirrored here against the built-in policies. Also decodes a bare
+/// limit request and language name. A request may only tighten the policy:
+/// any limit it gets applied must be at most the policy's.
 pub fn api_request(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(req) = serde_json::from_str::<ExecutionRequest>(text) {
+            check_request(&req.language, &req.code, req.policy.as_deref(), req.limits);
+        }
+        if let Ok(req) = serde_json::from_str::<AnalyzeRequest>(text) {
+            check_request(&req.language, &req.code, req.policy.as_deref(), req.limits);
+        }
+        let _ = serde_json::from_str::<ReviewDecision>(text);
+        if let Ok(language) = text.parse::<Language>() {
+            assert_eq!(language.as_str().parse::<Language>().ok(), Some(language));
+        }
+        let _ = Language::from_shebang(text);
+    }
     if let Ok(request) = serde_json::from_slice::<LimitRequest>(data) {
         let policy = default_policy();
         for runtime in policy.doc.runtimes.values() {
@@ -262,12 +290,25 @@ pub fn api_request(data: &[u8]) {
     if let Ok(language) = serde_json::from_slice::<Language>(data) {
         assert_eq!(language.as_str().parse::<Language>().ok(), Some(language));
     }
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(language) = text.parse::<Language>() {
-            assert_eq!(language.as_str().parse::<Language>().ok(), Some(language));
-        }
-        let _ = Language::from_shebang(text);
-    }
+}
+
+/// The server's checks after decoding, then `vet`: an unknown language or
+/// policy is a client error (nothing is analysed), anything else gets a verdict.
+fn check_request(language: &str, code: &str, policy: Option<&str>, limits: Option<LimitRequest>) {
+    let Ok(language) = language.parse::<Language>() else {
+        return;
+    };
+    let policy = match policy.unwrap_or("default") {
+        "default" => default_policy(),
+        "strict" => strict_policy(),
+        _ => return,
+    };
+    check_vet(
+        language,
+        code.as_bytes(),
+        policy,
+        &limits.unwrap_or_default(),
+    );
 }
 
 fn assert_within(applied: &Limits, policy: &Limits) {
