@@ -22,6 +22,17 @@ sql_store!(
     head = "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
 );
 
+impl PgStore {
+    /// A seq range for verify: Postgres streams rows cheaply, so row by row.
+    async fn chain_range(
+        &self,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<super::chain::ChainRow>, AuditError> {
+        self.chain_range_by_rows(from_seq, limit).await
+    }
+}
+
 /// Connects and migrates.
 pub(crate) async fn connect(url: &str) -> Result<PgStore, AuditError> {
     let opts = PgConnectOptions::from_str(url).map_err(|e| AuditError::InvalidUrl {

@@ -16,6 +16,8 @@ use super::store::{ExecRow, RowFilter};
 use super::{format_time, AuditError, AuditLog, EventKind};
 
 const PAGE: i64 = 10_000;
+/// Pages fetched ahead of the one being hashed by `verify`.
+const PAGES_IN_FLIGHT: usize = 3;
 
 /// Filters of `cordon audit query` (all optional, ANDed).
 #[derive(Debug, Clone, Default)]
@@ -472,8 +474,10 @@ impl AuditLog {
         };
         let anchor_prev = prev.clone();
         let mut v = Verifier::new(start, prev).with_payload_check(opts.payloads);
-        // Fetch the next page while hashing the current one: on two cores this
-        // overlaps database decoding with SHA-256.
+        // Keep several pages in flight while hashing the current one: each
+        // fetch decodes on its own connection (SQLite: its own worker thread),
+        // so on two cores decoding and SHA-256 overlap. Pages are seq ranges;
+        // a missing seq shows up as a gap in the page that should hold it.
         let fetch = |from: i64| {
             let store = store.clone();
             let n = PAGE.min(head_seq - from + 1);
@@ -482,15 +486,23 @@ impl AuditLog {
                 tokio::spawn(async move { store.chain_page(from, None, n).await }),
             )
         };
-        let mut pending = (start <= head_seq).then(|| fetch(start));
-        'walk: while let Some((requested, handle)) = pending.take() {
+        let mut next_from = start;
+        let mut pending = std::collections::VecDeque::new();
+        let mut refill = |pending: &mut std::collections::VecDeque<_>| {
+            while pending.len() < PAGES_IN_FLIGHT && next_from <= head_seq {
+                let (n, handle) = fetch(next_from);
+                next_from += n;
+                pending.push_back(handle);
+            }
+        };
+        refill(&mut pending);
+        'walk: while let Some(handle) = pending.pop_front() {
             let page = handle
                 .await
                 .map_err(|e| AuditError::Invalid(format!("verify reader stopped: {e}")))??;
-            let Some(last) = page.last() else { break };
-            let after = last.seq + 1;
-            if page.len() as i64 == requested && after <= head_seq {
-                pending = Some(fetch(after));
+            refill(&mut pending);
+            if page.is_empty() {
+                break;
             }
             for row in &page {
                 if row.seq > head_seq {
@@ -515,7 +527,7 @@ impl AuditLog {
                 }
             }
         }
-        if let Some((_, h)) = pending {
+        for h in pending {
             h.abort();
         }
         report.checked = v.checked();

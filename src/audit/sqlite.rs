@@ -24,6 +24,57 @@ sql_store!(
     head = "SELECT seq, hash FROM chain_head WHERE id = 1"
 );
 
+/// One event as `chain_range` reads it from SQLite's JSON aggregate.
+type JsonEvent = (i64, Option<String>, String, String, String, String, String);
+
+impl SqliteStore {
+    /// A seq range for verify, as one JSON array built inside SQLite. sqlx
+    /// hands SQLite rows from its worker thread to the caller one by one, and
+    /// at a million events that hand-off, not SHA-256, dominated `verify`;
+    /// one aggregate row per page removes it. Text round-trips exactly
+    /// through JSON string escaping, so the hashes see the stored bytes.
+    async fn chain_range(
+        &self,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<super::chain::ChainRow>, AuditError> {
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(seq, execution_id, at, kind, payload, prev_hash, hash)) \
+             FROM (SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events \
+                   WHERE seq >= ?1 ORDER BY seq LIMIT ?2)",
+        )
+        .bind(from_seq)
+        .bind(limit)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|source| AuditError::Database {
+            op: "read events",
+            source,
+        })?;
+        let events: Vec<JsonEvent> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
+            .map_err(|e| {
+                AuditError::Invalid(format!("events from seq {from_seq} do not decode: {e}"))
+            })?;
+        let mut rows: Vec<super::chain::ChainRow> = events
+            .into_iter()
+            .map(
+                |(seq, execution_id, at, kind, payload, prev_hash, hash)| super::chain::ChainRow {
+                    seq,
+                    execution_id,
+                    at,
+                    kind,
+                    payload,
+                    prev_hash,
+                    hash,
+                },
+            )
+            .collect();
+        // An aggregate's input order is SQLite's choice; seq order is the chain's.
+        rows.sort_by_key(|r| r.seq);
+        Ok(rows)
+    }
+}
+
 /// Opens (creating the file and its directory if needed) and migrates.
 pub(crate) async fn connect(url: &str) -> Result<SqliteStore, AuditError> {
     let opts = SqliteConnectOptions::from_str(url).map_err(|e| AuditError::InvalidUrl {
