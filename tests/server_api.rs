@@ -806,3 +806,92 @@ async fn postgres_review_flows_and_isolation() {
     isolation(&s).await;
     s.stop().await;
 }
+
+/// Host admission full: with room for one sandbox and no queue, a second
+/// execution is answered 503 `host_overloaded` with `Retry-After`, starts no
+/// container, and is still audited (with why it did not run). Once the first
+/// ends, the next one runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn full_host_answers_503_with_retry_after_and_audits_the_refusal() {
+    let Some(s) = TestServer::start_with("admission", None, |cfg| {
+        cfg.admission.max_concurrent = Some(1);
+        cfg.admission.queue = Some(0);
+    })
+    .await
+    else {
+        return;
+    };
+    let k = s.key("t1", Role::Submitter).await;
+    let mut body = py("import time\nprint('started', flush=True)\ntime.sleep(30)\n");
+    body["wait"] = json!(false);
+    let first = post(s.addr, "/v1/executions", &k, &body).await;
+    let first_id = first.json()["id"].as_str().unwrap().to_string();
+    let mut running = false;
+    for _ in 0..100 {
+        let v = get(s.addr, &format!("/v1/executions/{first_id}"), &k)
+            .await
+            .json();
+        if v["status"] == "running" {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running, "the first execution never ran");
+
+    let r = post(s.addr, "/v1/executions", &k, &py("print('second')")).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.code(), "host_overloaded", "{}", r.text());
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After header")
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!(retry >= 1);
+
+    // The refusal is on record, and nothing ran for it.
+    let auditor = s.key("t1", Role::Auditor).await;
+    let list = get(s.addr, "/v1/audit?limit=10", &auditor).await.json();
+    let rows = list.as_array().cloned().unwrap_or_default();
+    let refused: Vec<&Value> = rows
+        .iter()
+        .filter(|e| e["id"] != first_id.as_str())
+        .collect();
+    assert_eq!(refused.len(), 1, "{list}");
+    let refused_id = refused[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(containers_of(&refused_id).await, 0);
+    let rec = get(s.addr, &format!("/v1/audit/{refused_id}"), &auditor)
+        .await
+        .json();
+    assert!(
+        rec["execution"]["finished_at"].is_string(),
+        "the refused execution is closed in the log: {rec}"
+    );
+    assert!(
+        rec.to_string().contains("overloaded"),
+        "the record says why it did not run: {rec}"
+    );
+
+    // Free the slot; the next execution runs.
+    let r = post(
+        s.addr,
+        &format!("/v1/executions/{first_id}/cancel"),
+        &k,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let mut ran = false;
+    for _ in 0..40 {
+        let r = post(s.addr, "/v1/executions", &k, &py("print('third')")).await;
+        if r.status == 200 {
+            assert_eq!(r.json()["result"]["stdout"], "third\n", "{}", r.text());
+            ran = true;
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(ran, "the host never admitted another execution");
+    s.stop().await;
+}
