@@ -9,6 +9,18 @@
 pub struct Glob {
     pattern: Vec<char>,
     source: String,
+    shape: Shape,
+}
+
+/// Most rule patterns are a literal (`os.system`) or a literal with one
+/// trailing `*` (`subprocess.*`); those need no wildcard walk. Rule matching
+/// runs every pattern against every fact, so this is on the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Literal,
+    /// Literal prefix of this many bytes, then one `*`.
+    Prefix(usize),
+    Wild,
 }
 
 /// Why a pattern was rejected.
@@ -38,9 +50,16 @@ impl Glob {
         if pattern.chars().all(|c| c == '*') {
             return Err(GlobError::MatchesEverything(pattern.to_string()));
         }
+        let wild = |c: char| c == '*' || c == '?';
+        let shape = match pattern.strip_suffix('*') {
+            _ if !pattern.contains(wild) => Shape::Literal,
+            Some(prefix) if !prefix.contains(wild) => Shape::Prefix(prefix.len()),
+            _ => Shape::Wild,
+        };
         Ok(Glob {
             pattern: pattern.chars().collect(),
             source: pattern.to_string(),
+            shape,
         })
     }
 
@@ -49,27 +68,41 @@ impl Glob {
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
-        let p = &self.pattern;
-        let (mut ti, mut pi) = (0usize, 0usize);
-        let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-                ti += 1;
-                pi += 1;
-            } else if pi < p.len() && p[pi] == '*' {
-                star = Some((pi, ti));
-                pi += 1;
-            } else if let Some((sp, st)) = star {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            } else {
-                return false;
+        match self.shape {
+            Shape::Literal => text == self.source,
+            Shape::Prefix(n) => text.starts_with(&self.source[..n]),
+            // ASCII on both sides: bytes are characters, no allocation.
+            Shape::Wild if text.is_ascii() && self.source.is_ascii() => {
+                wildcard(self.source.as_bytes(), text.as_bytes(), b'*', b'?')
+            }
+            Shape::Wild => {
+                let t: Vec<char> = text.chars().collect();
+                wildcard(&self.pattern, &t, '*', '?')
             }
         }
-        p[pi..].iter().all(|&c| c == '*')
     }
+}
+
+/// The two-pointer wildcard match with one backtrack point.
+fn wildcard<T: Copy + PartialEq>(p: &[T], t: &[T], star_sym: T, one: T) -> bool {
+    let (mut ti, mut pi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == one || p[pi] == t[ti]) {
+            ti += 1;
+            pi += 1;
+        } else if pi < p.len() && p[pi] == star_sym {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == star_sym)
 }
 
 #[cfg(test)]
@@ -89,6 +122,10 @@ mod tests {
         assert!(!m("os.system", "os.systemx"));
         assert!(m("/proc/*/root", "/proc/1/root"));
         assert!(m("?url", "curl"));
+        // Each shape, including non-ASCII text against `?`.
+        assert!(m("a*", "a") && m("a*", "abc") && !m("a*", "ba"));
+        assert!(m("a?c", "aéc") && !m("a?c", "aééc"));
+        assert!(m("*.ssh/*", "~/.ssh/id_rsa") && m("é*", "éa") && !m("é", "e"));
         assert!(m("*169.254.169.254*", "http://169.254.169.254/latest"));
         assert!(!m("eval", "model.eval"));
         assert!(Glob::new("**").is_err());
