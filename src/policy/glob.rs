@@ -7,7 +7,6 @@
 /// A validated glob pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob {
-    pattern: Vec<char>,
     source: String,
     shape: Shape,
 }
@@ -57,7 +56,6 @@ impl Glob {
             _ => Shape::Wild,
         };
         Ok(Glob {
-            pattern: pattern.chars().collect(),
             source: pattern.to_string(),
             shape,
         })
@@ -72,23 +70,29 @@ impl Glob {
             Shape::Literal => text == self.source,
             Shape::Prefix(n) => text.starts_with(&self.source[..n]),
             // ASCII on both sides: bytes are characters, no allocation.
-            Shape::Wild if text.is_ascii() && self.source.is_ascii() => {
-                wildcard(self.source.as_bytes(), text.as_bytes(), b'*', b'?')
-            }
-            Shape::Wild => {
-                let t: Vec<char> = text.chars().collect();
-                wildcard(&self.pattern, &t, '*', '?')
-            }
+            Shape::Wild => wildcard_match(&self.source, text),
         }
     }
 }
 
-/// The two-pointer wildcard match with one backtrack point.
+/// `*` and `?` matching of `text` against `pattern` given as plain strings,
+/// for callers without a compiled [`Glob`] (the Bash analyzer's `${x#pat}`).
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return wildcard(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    wildcard(&p, &t, '*', '?')
+}
+
+/// The two-pointer wildcard match with one backtrack point. A `*` in the
+/// pattern is always a wildcard, also where the text has a literal `*`.
 fn wildcard<T: Copy + PartialEq>(p: &[T], t: &[T], star_sym: T, one: T) -> bool {
     let (mut ti, mut pi) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == one || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == one || (p[pi] != star_sym && p[pi] == t[ti])) {
             ti += 1;
             pi += 1;
         } else if pi < p.len() && p[pi] == star_sym {
@@ -126,6 +130,10 @@ mod tests {
         assert!(m("a*", "a") && m("a*", "abc") && !m("a*", "ba"));
         assert!(m("a?c", "aéc") && !m("a?c", "aééc"));
         assert!(m("*.ssh/*", "~/.ssh/id_rsa") && m("é*", "éa") && !m("é", "e"));
+        assert!(
+            m("*a*", "x*a*b") && m("a?*", "a**b"),
+            "a * in the text is just a character"
+        );
         assert!(m("*169.254.169.254*", "http://169.254.169.254/latest"));
         assert!(!m("eval", "model.eval"));
         assert!(Glob::new("**").is_err());
