@@ -827,7 +827,7 @@ async fn full_host_answers_503_with_retry_after_and_audits_the_refusal() {
     let first = post(s.addr, "/v1/executions", &k, &body).await;
     let first_id = first.json()["id"].as_str().unwrap().to_string();
     let mut running = false;
-    for _ in 0..100 {
+    for _ in 0..300 {
         let v = get(s.addr, &format!("/v1/executions/{first_id}"), &k)
             .await
             .json();
