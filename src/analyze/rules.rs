@@ -79,28 +79,16 @@ pub fn snippet(code: &str, span: Span) -> String {
 /// one per rule and start position.
 pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact]) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    // A fact is judged by the rules of the language it was written in (Bash
-    // rules see the shell command inside `os.system(...)`) and by those of
-    // the submission's language (a JavaScript rule may name the shell
-    // commands a Node program spawns). So a rule of another language only
-    // ever sees the embedded facts, usually none: checking it against every
-    // fact was a fifth of the analysis time on the CPython stdlib.
-    let embedded: Vec<&Fact> = facts
-        .iter()
-        .filter(|f| f.language.is_some_and(|l| l != language))
-        .collect();
-    let all: Vec<&Fact> = facts.iter().collect();
     for rule in &policy.rules {
-        let candidates = if rule.applies_to(language) {
-            &all
-        } else {
-            &embedded
-        };
-        let relevant = |f: &&&Fact| {
+        // A fact is judged by the rules of the language it was written in
+        // (Bash rules see the shell command inside `os.system(...)`) and by
+        // those of the submission's language (a JavaScript rule may name the
+        // shell commands a Node program spawns).
+        let relevant = |f: &&Fact| {
             (rule.applies_to(f.language.unwrap_or(language)) || rule.applies_to(language))
                 && rule.matches(f)
         };
-        for fact in candidates.iter().filter(relevant) {
+        for fact in facts.iter().filter(relevant) {
             // One finding per rule and place. `require('x').y().z()` yields
             // an import and two calls that all start at `require`; a folded
             // string is seen again in each expression around it. The reader
