@@ -29,7 +29,19 @@ impl PgStore {
         from_seq: i64,
         limit: i64,
     ) -> Result<Vec<super::chain::ChainRow>, AuditError> {
-        self.chain_range_by_rows(from_seq, limit).await
+        let rows = sqlx::query(
+            "SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events \
+             WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(from_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Self::db_err("read events"))?;
+        rows.iter()
+            .map(Self::chain_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Self::db_err("decode event"))
     }
 }
 

@@ -47,10 +47,7 @@ impl SqliteStore {
         .bind(limit)
         .fetch_one(&self.pool)
         .await
-        .map_err(|source| AuditError::Database {
-            op: "read events",
-            source,
-        })?;
+        .map_err(Self::db_err("read events"))?;
         let events: Vec<JsonEvent> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
             .map_err(|e| {
                 AuditError::Invalid(format!("events from seq {from_seq} do not decode: {e}"))

@@ -184,25 +184,6 @@ macro_rules! sql_store {
                 move |source| $crate::audit::AuditError::Database { op, source }
             }
 
-            /// Events `seq >= from_seq`, in seq order, at most `limit`, one result row per event.
-            #[allow(dead_code)]
-            async fn chain_range_by_rows(
-                &self,
-                from_seq: i64,
-                limit: i64,
-            ) -> Result<Vec<$crate::audit::chain::ChainRow>, $crate::audit::AuditError> {
-                let rows = sqlx::query(
-                    "SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events \
-                     WHERE seq >= $1 ORDER BY seq LIMIT $2",
-                )
-                .bind(from_seq)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Self::db_err("read events"))?;
-                rows.iter().map(Self::chain_row).collect::<Result<Vec<_>, _>>().map_err(Self::db_err("decode event"))
-            }
-
             fn chain_row(row: &<$db as sqlx::Database>::Row) -> Result<$crate::audit::chain::ChainRow, sqlx::Error> {
                 use sqlx::Row as _;
                 Ok($crate::audit::chain::ChainRow {
