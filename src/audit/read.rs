@@ -355,6 +355,31 @@ impl AuditLog {
         }
     }
 
+    /// One keyset page of executions matching `rf` after `after`, which it
+    /// advances to the page's last row.
+    async fn executions_after(
+        &self,
+        rf: &RowFilter,
+        after: &mut Option<(String, String)>,
+        descending: bool,
+        size: i64,
+    ) -> Result<Vec<ExecRow>, AuditError> {
+        let page = self
+            .inner
+            .store
+            .executions_page(
+                rf,
+                after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+                descending,
+                size,
+            )
+            .await?;
+        if let Some(last) = page.last() {
+            *after = Some((last.submitted_at.clone(), last.id.clone()));
+        }
+        Ok(page)
+    }
+
     /// Executions matching `filter`, newest first.
     pub async fn query(&self, filter: &QueryFilter) -> Result<Vec<ExecutionRecord>, AuditError> {
         let limit = filter.limit.unwrap_or(100);
@@ -362,18 +387,10 @@ impl AuditLog {
         let mut out = Vec::new();
         let mut after: Option<(String, String)> = None;
         while out.len() < limit {
-            let page = self
-                .inner
-                .store
-                .executions_page(
-                    &rf,
-                    after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-                    true,
-                    500,
-                )
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.submitted_at.clone(), last.id.clone()));
+            let page = self.executions_after(&rf, &mut after, true, 500).await?;
+            if page.is_empty() {
+                break;
+            }
             let full = page.len() == 500;
             for row in &page {
                 let rec = ExecutionRecord::from(row);
@@ -587,18 +604,10 @@ impl AuditLog {
         let rf = RowFilter::default();
         let mut after: Option<(String, String)> = None;
         loop {
-            let page = self
-                .inner
-                .store
-                .executions_page(
-                    &rf,
-                    after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-                    false,
-                    1000,
-                )
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.submitted_at.clone(), last.id.clone()));
+            let page = self.executions_after(&rf, &mut after, false, 1000).await?;
+            if page.is_empty() {
+                break;
+            }
             for row in &page {
                 let events = self.inner.store.events_of(&row.id).await?;
                 for m in row_mismatches(row, &events) {
@@ -692,18 +701,10 @@ impl AuditLog {
         };
         let mut after: Option<(String, String)> = None;
         loop {
-            let page = self
-                .inner
-                .store
-                .executions_page(
-                    &rf,
-                    after.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-                    false,
-                    1000,
-                )
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.submitted_at.clone(), last.id.clone()));
+            let page = self.executions_after(&rf, &mut after, false, 1000).await?;
+            if page.is_empty() {
+                break;
+            }
             for r in &page {
                 stats.total += 1;
                 *stats
