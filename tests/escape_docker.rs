@@ -12,6 +12,7 @@
 //! then (files opened for writing are never written; `reboot` asks only to
 //! disable Ctrl-Alt-Del; module calls name no real module).
 
+#[macro_use]
 mod support;
 
 use std::collections::HashMap;
@@ -26,15 +27,6 @@ use cordon::sandbox::docker::DockerBackend;
 use cordon::sandbox::{NullSink, TerminationReason};
 use cordon::Language;
 use support::*;
-
-macro_rules! engine {
-    ($name:expr) => {
-        match docker($name).await {
-            Some(d) => d,
-            None => return,
-        }
-    };
-}
 
 /// Shared by the Python payloads: every attempt prints one line,
 /// `<name>: SUCCEEDED (<what happened>)` or `<name>: FAILED (<errno>)`.

@@ -2,6 +2,7 @@
 //! budget and deadline enforced, the pids limit recognised, one reason per
 //! kill with the documented precedence, and host admission control.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -13,15 +14,6 @@ use cordon::pipeline::{NoRecorder, Pipeline, Submission};
 use cordon::sandbox::{NullSink, TerminationReason};
 use cordon::Language;
 use support::*;
-
-macro_rules! engine {
-    ($name:expr) => {
-        match docker($name).await {
-            Some(d) => d,
-            None => return,
-        }
-    };
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn allocation_under_the_limit_is_measured_and_exits() {

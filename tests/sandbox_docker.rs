@@ -2,21 +2,13 @@
 //! and the fence read back from inside the container. Every abuse payload
 //! runs only inside the sandbox.
 
+#[macro_use]
 mod support;
 
 use cordon::decide::LimitRequest;
 use cordon::sandbox::TerminationReason;
 use cordon::Language;
 use support::*;
-
-macro_rules! engine {
-    ($name:expr) => {
-        match docker($name).await {
-            Some(d) => d,
-            None => return,
-        }
-    };
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hello_world_in_every_language() {

@@ -41,6 +41,18 @@ pub fn permissive() -> Arc<Policy> {
     )
 }
 
+/// `let d = engine!("test name");`: the engine, or return from the test
+/// (after [`docker`] printed why) when it is absent and not required.
+#[allow(unused_macros)]
+macro_rules! engine {
+    ($name:expr) => {
+        match docker($name).await {
+            Some(d) => d,
+            None => return,
+        }
+    };
+}
+
 /// The engine, or `None` (after printing why) when it is absent and not required.
 pub async fn docker(test: &str) -> Option<DockerBackend> {
     match DockerBackend::connect().await {
