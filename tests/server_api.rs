@@ -23,6 +23,26 @@ fn py(code: &str) -> Value {
     json!({ "language": "python", "code": code })
 }
 
+/// Submits a program that sleeps 30 s (`wait: false`) and polls its status
+/// every 50 ms, at most `polls` times, until it is `running`. Returns the
+/// execution id and whether it got there.
+async fn start_sleeper(s: &TestServer, key: &str, polls: usize) -> (String, bool) {
+    let mut body = py("import time\nprint('started', flush=True)\ntime.sleep(30)\n");
+    body["wait"] = json!(false);
+    let r = post(s.addr, "/v1/executions", key, &body).await;
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    for _ in 0..polls {
+        let v = get(s.addr, &format!("/v1/executions/{id}"), key)
+            .await
+            .json();
+        if v["status"] == "running" {
+            return (id, true);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (id, false)
+}
+
 async fn containers_of(id: &str) -> usize {
     let d = cordon::sandbox::docker::DockerBackend::connect()
         .await
@@ -304,22 +324,8 @@ async fn cancel_kills_the_run_and_records_why() {
         return;
     };
     let k = s.key("t1", Role::Submitter).await;
-    let mut body = py("import time\nprint('started', flush=True)\ntime.sleep(30)\n");
-    body["wait"] = json!(false);
-    let r = post(s.addr, "/v1/executions", &k, &body).await;
-    let id = r.json()["id"].as_str().unwrap().to_string();
-    // Wait for the program's first output, so the kill hits a running program.
-    let mut started = false;
-    for _ in 0..100 {
-        let v = get(s.addr, &format!("/v1/executions/{id}"), &k)
-            .await
-            .json();
-        if v["status"] == "running" {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Wait for the program to run, so the kill hits a running program.
+    let (id, started) = start_sleeper(&s, &k, 100).await;
     assert!(started);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let other = s.key("t2", Role::Submitter).await;
@@ -822,21 +828,7 @@ async fn full_host_answers_503_with_retry_after_and_audits_the_refusal() {
         return;
     };
     let k = s.key("t1", Role::Submitter).await;
-    let mut body = py("import time\nprint('started', flush=True)\ntime.sleep(30)\n");
-    body["wait"] = json!(false);
-    let first = post(s.addr, "/v1/executions", &k, &body).await;
-    let first_id = first.json()["id"].as_str().unwrap().to_string();
-    let mut running = false;
-    for _ in 0..300 {
-        let v = get(s.addr, &format!("/v1/executions/{first_id}"), &k)
-            .await
-            .json();
-        if v["status"] == "running" {
-            running = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (first_id, running) = start_sleeper(&s, &k, 300).await;
     assert!(running, "the first execution never ran");
 
     let r = post(s.addr, "/v1/executions", &k, &py("print('second')")).await;
