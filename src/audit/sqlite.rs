@@ -39,7 +39,10 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<Vec<super::chain::ChainRow>, AuditError> {
         let json: Option<String> = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(seq, execution_id, at, kind, payload, prev_hash, hash)) \
+            // CAST: a raw edit can store a BLOB in a text column, which JSON
+            // cannot hold; as text it hashes wrong and breaks the chain at its seq.
+            "SELECT json_group_array(json_array(seq, CAST(execution_id AS TEXT), CAST(at AS TEXT), \
+             CAST(kind AS TEXT), CAST(payload AS TEXT), CAST(prev_hash AS TEXT), CAST(hash AS TEXT))) \
              FROM (SELECT seq, execution_id, at, kind, payload, prev_hash, hash FROM audit_events \
                    WHERE seq >= ?1 ORDER BY seq LIMIT ?2)",
         )
