@@ -22,6 +22,7 @@ fn exec() -> NewExecution {
         tenant: "bench".into(),
         language: "python".into(),
         code: b"import json\nprint(json.dumps({'a': 1}))\n".repeat(10),
+        stdin: Vec::new(),
         submitted_at: Utc::now(),
     }
 }

@@ -163,7 +163,13 @@ pub async fn self_test_with(
             }
         };
         let outcome = backend
-            .run(&spec, PROBE.as_bytes(), &mut NullSink, CancelToken::new())
+            .run(
+                &spec,
+                PROBE.as_bytes(),
+                &[],
+                &mut NullSink,
+                CancelToken::new(),
+            )
             .await;
         let out = match outcome {
             Ok(o) if o.reason == TerminationReason::Exited => {

@@ -29,6 +29,9 @@ pub struct Submission {
     pub tenant: String,
     pub language: Language,
     pub code: Vec<u8>,
+    /// The program's standard input (empty: none). It is data, not analysed;
+    /// it is sealed in the audit log beside the code.
+    pub stdin: Vec<u8>,
     pub policy: Arc<Policy>,
     pub limits: LimitRequest,
     /// Fires to stop the run early; the result is then `interrupted`.
@@ -42,6 +45,7 @@ impl Submission {
             tenant: "local".into(),
             language,
             code,
+            stdin: Vec::new(),
             policy,
             limits: LimitRequest::default(),
             cancel: CancelToken::new(),
@@ -104,6 +108,7 @@ pub enum Step<'a> {
         tenant: &'a str,
         language: Language,
         code: &'a [u8],
+        stdin: &'a [u8],
     },
     Analyzed(&'a Analysis),
     Decided(&'a Decision, &'a Analysis),
@@ -204,6 +209,7 @@ impl Pipeline {
                     tenant: &sub.tenant,
                     language: sub.language,
                     code: &sub.code,
+                    stdin: &sub.stdin,
                 },
             )
             .await,
@@ -273,7 +279,14 @@ impl Pipeline {
             result.detail = Some("not run: the policy has no runtime for this language".into());
             return self.finish(result, t0).await;
         };
-        let spec = match SandboxSpec::new(id, sub.language, image, &limits) {
+        let spec = SandboxSpec::new(id, sub.language, image, &limits).and_then(|s| {
+            if sub.stdin.is_empty() {
+                Ok(s)
+            } else {
+                s.with_program_stdin(sub.code.len())
+            }
+        });
+        let spec = match spec {
             Ok(s) => s,
             Err(e) => {
                 result.termination_reason = TerminationReason::EngineError;
@@ -325,7 +338,7 @@ impl Pipeline {
         result.sandbox = Some(spec.summary());
         match self
             .backend
-            .run(&spec, &sub.code, sink, sub.cancel.clone())
+            .run(&spec, &sub.code, &sub.stdin, sink, sub.cancel.clone())
             .await
         {
             Ok(out) => {

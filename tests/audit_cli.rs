@@ -42,6 +42,7 @@ async fn seeded() -> (tempfile::TempDir, String, String) {
             tenant: "t".into(),
             language: "python".into(),
             code: b"print(1)".to_vec(),
+            stdin: Vec::new(),
             submitted_at: chrono::Utc::now(),
         })
         .await

@@ -18,6 +18,7 @@ use cordon::audit::{
     NewExecution, QueryFilter, VerifyOptions,
 };
 use serde_json::json;
+use sha2::Digest;
 use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +174,8 @@ both!(
     newer_schema_refuses_to_start,
     interrupted_executions_are_marked,
     sealing_round_trip_and_failures,
+    stdin_is_sealed_beside_the_code,
+    a_version_1_log_is_upgraded_in_place,
     key_never_stored_or_logged,
     export_reverified_by_python,
     prune_keeps_chain_verifiable,
@@ -186,6 +189,7 @@ fn new_exec(tenant: &str, language: &str, code: &str) -> NewExecution {
         tenant: tenant.into(),
         language: language.into(),
         code: code.as_bytes().to_vec(),
+        stdin: Vec::new(),
         submitted_at: Utc::now(),
     }
 }
@@ -640,7 +644,7 @@ async fn newer_schema_refuses_to_start(env: &Env) {
     match AuditLog::open(&env.cfg()).await {
         Err(AuditError::SchemaTooNew {
             found: 999,
-            known: 1,
+            known: cordon::audit::migrate::SCHEMA_VERSION,
         }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
@@ -775,6 +779,154 @@ async fn sealing_round_trip_and_failures(env: &Env) {
         Err(AuditError::Unseal(msg)) => assert!(msg.contains("altered"), "{msg}"),
         other => panic!("expected Unseal, got {other:?}"),
     }
+    raw.close().await;
+    log.close().await.expect("close");
+}
+
+async fn stdin_is_sealed_beside_the_code(env: &Env) {
+    let log = env.open().await;
+    let code = "import sys\nprint(sys.stdin.read())\n";
+    // Not UTF-8 on purpose: stdin from `cordon run --stdin FILE` is bytes.
+    let stdin: Vec<u8> = b"line 1\n\xff\x00binary\n".to_vec();
+    let mut e = new_exec("t", "python", code);
+    e.stdin = stdin.clone();
+    let id = e.id;
+    log.begin(e).await.expect("begin");
+    log.finish(id, finished("exited", Some(0)))
+        .await
+        .expect("finish");
+    let input = log.reveal_input(&id.to_string()).await.expect("reveal");
+    assert_eq!(input.code, code.as_bytes());
+    assert_eq!(input.stdin, stdin);
+    let s = log.show(&id.to_string(), true).await.expect("show");
+    assert_eq!(s.execution.stdin_size, Some(stdin.len() as i64));
+    assert_eq!(
+        s.execution.stdin_sha256.as_deref(),
+        Some(hex::encode(sha2::Sha256::digest(&stdin)).as_str())
+    );
+    assert_eq!(s.stdin.as_deref(), Some("line 1\n\u{fffd}\u{0}binary\n"));
+    assert!(s.mismatches.is_empty(), "{:?}", s.mismatches);
+    let received = s
+        .events
+        .iter()
+        .find(|e| e.kind == "received")
+        .expect("received");
+    assert_eq!(
+        received.payload["stdin_sha256"],
+        s.execution.stdin_sha256.clone().unwrap().as_str()
+    );
+
+    // No stdin: nothing recorded, an empty one revealed.
+    let plain = new_exec("t", "python", "print(1)");
+    let plain_id = plain.id;
+    log.begin(plain).await.expect("begin");
+    log.finish(plain_id, finished("exited", Some(0)))
+        .await
+        .expect("finish");
+    let s = log.show(&plain_id.to_string(), true).await.expect("show");
+    assert_eq!((s.execution.stdin_size, s.stdin), (None, None));
+    assert!(s.mismatches.is_empty(), "{:?}", s.mismatches);
+    let input = log
+        .reveal_input(&plain_id.to_string())
+        .await
+        .expect("reveal");
+    assert!(input.stdin.is_empty());
+    verify_ok(&log).await;
+
+    // Swapping the sealed code into the stdin column is caught by the
+    // associated data, not just by the digest.
+    let raw = env.raw().await;
+    raw.exec(&format!(
+        "UPDATE executions SET stdin_sealed = code_sealed WHERE id = '{id}'"
+    ))
+    .await
+    .expect("swap");
+    match log.reveal_input(&id.to_string()).await {
+        Err(AuditError::Unseal(msg)) => assert!(msg.contains("altered"), "{msg}"),
+        other => panic!("expected Unseal, got {other:?}"),
+    }
+    // An edited digest on the row disagrees with the chained `received` event.
+    raw.exec(&format!(
+        "UPDATE executions SET stdin_sha256 = '{}' WHERE id = '{id}'",
+        "0".repeat(64)
+    ))
+    .await
+    .expect("edit digest");
+    let s = log.show(&id.to_string(), false).await.expect("show");
+    assert!(
+        s.mismatches.iter().any(|m| m.starts_with("stdin_sha256")),
+        "{:?}",
+        s.mismatches
+    );
+    raw.close().await;
+    log.close().await.expect("close");
+}
+
+/// A database at schema version 1 (as every log written before stdin
+/// existed) is migrated on open, and then records with and without stdin.
+async fn a_version_1_log_is_upgraded_in_place(env: &Env) {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use sqlx::SqlSafeStr;
+    use std::borrow::Cow;
+    let (sql, raw) = match env.kind {
+        Kind::Sqlite => (
+            include_str!("../migrations/sqlite/0001_audit.sql"),
+            Raw::Sqlite(
+                sqlx::SqlitePool::connect(&format!("{}?mode=rwc", env.url))
+                    .await
+                    .expect("create sqlite"),
+            ),
+        ),
+        Kind::Postgres => (
+            include_str!("../migrations/postgres/0001_audit.sql"),
+            env.raw().await,
+        ),
+    };
+    let v1 = Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("audit"),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )]);
+    match &raw {
+        Raw::Sqlite(p) => v1.run(p).await.expect("v1 schema"),
+        Raw::Pg(p) => v1.run(p).await.expect("v1 schema"),
+    }
+    let old = new_exec("t", "python", "print('old')");
+    let old_id = old.id;
+    {
+        let log = env.open().await;
+        log.begin(old).await.expect("begin");
+        log.finish(old_id, finished("exited", Some(0)))
+            .await
+            .expect("finish");
+        log.close().await.expect("close");
+    }
+    assert_eq!(
+        raw.int("SELECT CAST(MAX(version) AS BIGINT) FROM _sqlx_migrations")
+            .await,
+        cordon::audit::migrate::SCHEMA_VERSION
+    );
+    let log = env.open().await;
+    let mut e = new_exec("t", "python", "print(input())");
+    e.stdin = b"new\n".to_vec();
+    let id = e.id;
+    log.begin(e).await.expect("begin");
+    log.finish(id, finished("exited", Some(0)))
+        .await
+        .expect("finish");
+    let s = log
+        .show(&old_id.to_string(), true)
+        .await
+        .expect("old record");
+    assert_eq!(s.code.as_deref(), Some("print('old')"));
+    assert!(s.mismatches.is_empty(), "{:?}", s.mismatches);
+    assert_eq!(
+        log.reveal_input(&id.to_string()).await.expect("new").stdin,
+        b"new\n"
+    );
+    verify_ok(&log).await;
     raw.close().await;
     log.close().await.expect("close");
 }

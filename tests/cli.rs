@@ -47,6 +47,72 @@ async fn run_streams_output_and_propagates_exit_code() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn run_gives_the_program_a_stdin_file_and_audits_it() {
+    // Refused before anything else: both cannot come from cordon's stdin.
+    let o = cordon(
+        &["run", "--no-audit", "--stdin", "-", "-l", "python", "-"],
+        "",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(120), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("give the code as a file"),
+        "{}",
+        text(&o.stderr)
+    );
+    if !engine("run_gives_the_program_a_stdin_file_and_audits_it").await {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prog = dir.path().join("count.py");
+    std::fs::write(
+        &prog,
+        "import sys\nlines = sys.stdin.read().splitlines()\nprint(len(lines), lines[-1])\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let key = dir.path().join("audit.key");
+    let key = key.to_str().unwrap();
+    let o = cordon(
+        &[
+            "run",
+            "--json",
+            "--audit-url",
+            &url,
+            "--audit-key-file",
+            key,
+            "--stdin",
+            "-",
+            prog.to_str().unwrap(),
+        ],
+        "alpha\nbeta\ngamma\n",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json result");
+    assert_eq!(v["stdout"], "3 gamma\n", "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let o = cordon(
+        &[
+            "audit",
+            "--audit-url",
+            &url,
+            "--audit-key-file",
+            key,
+            "show",
+            &id,
+            "--reveal-code",
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let shown = text(&o.stdout);
+    assert!(shown.contains("stdin       17 bytes, sha256 "), "{shown}");
+    assert!(shown.contains("stdin\nalpha\nbeta\ngamma\n"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn run_reports_a_kill_with_a_distinct_exit_code_and_one_line() {
     if !engine("run_reports_a_kill_with_a_distinct_exit_code_and_one_line").await {
         return;

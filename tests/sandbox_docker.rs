@@ -101,6 +101,58 @@ async fn program_stdin_is_empty() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn program_stdin_arrives_whole_after_a_large_program_in_every_language() {
+    use sha2::Digest;
+    let d = engine!("program_stdin_arrives_whole_after_a_large_program_in_every_language");
+    // The code is larger than a pipe buffer, and the stdin looks like code:
+    // if the split were off by one byte, the digest would differ or the
+    // stdin would run.
+    let padding = "x".repeat(200 * 1024);
+    let mut stdin = String::from("first line ✓\n");
+    for i in 0..20_000 {
+        stdin.push_str(&format!("print('not code {i}') # échappé\n"));
+    }
+    let rest = &stdin["first line ✓\n".len()..];
+    let digest = hex::encode(sha2::Sha256::digest(rest.as_bytes()));
+    let cases = [
+        (
+            Language::Python,
+            format!("# {padding}\nimport sys, hashlib\nfirst = sys.stdin.buffer.readline()\nrest = sys.stdin.buffer.read()\nprint('first:' + first.decode().rstrip())\nprint(hashlib.sha256(rest).hexdigest())\n"),
+        ),
+        (
+            Language::Javascript,
+            format!("// {padding}\nconst d = require('fs').readFileSync(0);\nconst i = d.indexOf(10);\nconsole.log('first:' + d.subarray(0, i).toString());\nconsole.log(require('crypto').createHash('sha256').update(d.subarray(i + 1)).digest('hex'));\n"),
+        ),
+        (
+            Language::Bash,
+            format!("# {padding}\nIFS= read -r first\necho \"first:$first\"\nsum=$(sha256sum)\necho \"${{sum%% *}}\"\n"),
+        ),
+    ];
+    for (lang, code) in cases {
+        let mut sub = cordon::pipeline::Submission::new(lang, code.into_bytes(), permissive());
+        sub.stdin = stdin.clone().into_bytes();
+        let r = run_submission(&d, sub).await;
+        assert_eq!(
+            r.termination_reason,
+            TerminationReason::Exited,
+            "{lang}: {:?}",
+            r.detail
+        );
+        assert_eq!(r.exit_code, Some(0), "{lang}: {}", r.stderr);
+        assert_eq!(
+            r.stdout,
+            format!("first:first line ✓\n{digest}\n"),
+            "{lang}"
+        );
+        assert_eq!(
+            r.sandbox.as_ref().map(|s| s["program_stdin"].clone()),
+            Some(serde_json::json!(true)),
+            "{lang}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn runs_as_non_root_without_capabilities() {
     let d = engine!("runs_as_non_root_without_capabilities");
     let r = run(

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use cordon::server::store::Role;
 use serde_json::{json, Value};
+use sha2::Digest;
 use srv::{get, post, request, sse_events, TestServer};
 
 const PRINT: &str = "print(1)";
@@ -112,7 +113,8 @@ async fn auth_missing_key_is_401_wrong_role_is_403_healthz_is_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_stable_codes() {
     let Some(s) = TestServer::start_with("bad_requests", None, |c| {
-        c.max_code = cordon::units::ByteSize(64 << 10)
+        c.max_code = cordon::units::ByteSize(64 << 10);
+        c.max_stdin = cordon::units::ByteSize(64 << 10);
     })
     .await
     else {
@@ -145,9 +147,14 @@ async fn bad_requests_get_stable_codes() {
             "unknown_policy",
         ),
         (
-            b"{\"language\":\"python\",\"code\":\"1\",\"stdin\":\"hello\"}",
+            b"{\"language\":\"python\",\"code\":\"1\",\"stdin\":7}",
             400,
-            "stdin_unsupported",
+            "invalid_request",
+        ),
+        (
+            b"{\"language\":\"python\",\"code\":\"1\",\"stdin\":\"\xff\"}",
+            400,
+            "invalid_utf8",
         ),
         (
             b"{\"language\":\"python\",\"code\":\"1\",\"limits\":{\"memry\":\"1Mi\"}}",
@@ -175,6 +182,11 @@ async fn bad_requests_get_stable_codes() {
     let big = "#".repeat(65 << 10);
     let r = post(a, "/v1/executions", &k, &py(&big)).await;
     assert_eq!((r.status, r.code().as_str()), (413, "payload_too_large"));
+    let mut body = py("print(1)");
+    body["stdin"] = json!(big);
+    let r = post(a, "/v1/executions", &k, &body).await;
+    assert_eq!((r.status, r.code().as_str()), (413, "payload_too_large"));
+    assert!(r.text().contains("stdin"), "{}", r.text());
     let huge = "x".repeat(2 << 20);
     let r = post(a, "/v1/analyze", &k, &py(&huge)).await;
     assert_eq!((r.status, r.code().as_str()), (413, "payload_too_large"));
@@ -232,6 +244,76 @@ async fn analyze_vets_without_running_and_allowed_code_returns_its_result() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(done);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_reaches_the_program_whole_and_is_sealed_in_the_audit_log() {
+    let Some(s) = TestServer::start("stdin").await else {
+        return;
+    };
+    let a = s.addr;
+    let k = s.key("t1", Role::Submitter).await;
+    let auditor = s.key("t1", Role::Auditor).await;
+    // 300 KiB of multi-byte text: more than any pipe buffer, so the code and
+    // the stdin cannot be told apart by luck.
+    let stdin: String = (0..6000)
+        .map(|i| format!("ligne {i:05} – café ✓ {}\n", "x".repeat(i % 23)))
+        .collect();
+    let digest = hex::encode(sha2::Sha256::digest(stdin.as_bytes()));
+    let code = "import sys, hashlib\ndata = sys.stdin.buffer.read()\nprint(len(data), hashlib.sha256(data).hexdigest())\nprint(sys.stdin.read() == '')\n";
+    let mut body = py(code);
+    body["stdin"] = json!(stdin);
+    let r = post(a, "/v1/executions", &k, &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        v["result"]["stdout"],
+        format!("{} {digest}\nTrue\n", stdin.len()),
+        "{v}"
+    );
+    let id = v["id"].as_str().unwrap().to_string();
+    let rec = get(a, &format!("/v1/audit/{id}"), &auditor).await.json();
+    assert_eq!(rec["execution"]["stdin_size"], stdin.len(), "{rec}");
+    assert_eq!(rec["execution"]["stdin_sha256"], digest.as_str());
+    assert_eq!(rec["mismatches"], json!([]));
+    assert!(
+        rec.get("stdin").is_none(),
+        "stdin is never revealed over the API"
+    );
+    let received = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "received")
+        .expect("received event")
+        .clone();
+    assert_eq!(received["payload"]["stdin_sha256"], digest.as_str());
+    let started = rec["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "started")
+        .expect("started event")
+        .clone();
+    assert_eq!(
+        started["payload"]["spec"]["program_stdin"], true,
+        "{started}"
+    );
+
+    // Without stdin, the program sees an empty one and nothing is recorded.
+    let r = post(
+        a,
+        "/v1/executions",
+        &k,
+        &py("import sys\nprint(repr(sys.stdin.read()))"),
+    )
+    .await;
+    assert_eq!(r.json()["result"]["stdout"], "''\n");
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let rec = get(a, &format!("/v1/audit/{id}"), &auditor).await.json();
+    assert_eq!(rec["execution"]["stdin_size"], Value::Null);
+    assert_eq!(rec["execution"]["stdin_sha256"], Value::Null);
     s.stop().await;
 }
 
@@ -393,8 +475,12 @@ async fn review_flows(s: &TestServer) {
     let other_rev = s.key("globex", Role::Reviewer).await;
     let auditor = s.key("acme", Role::Auditor).await;
 
-    // Held: 202 pending_review with findings; nothing ran.
-    let r = post(a, "/v1/executions", &sub, &py(REVIEW)).await;
+    // Held: 202 pending_review with findings; nothing ran. The program has
+    // stdin, which must come back unchanged when the approved run starts.
+    let code = format!("{REVIEW}import sys\nprint(sys.stdin.read().upper(), end='')\n");
+    let mut body = py(&code);
+    body["stdin"] = json!("held input\nline 2\n");
+    let r = post(a, "/v1/executions", &sub, &body).await;
     assert_eq!(r.status, 202, "{}", r.text());
     let v = r.json();
     assert_eq!(v["status"], "pending_review");
@@ -444,7 +530,10 @@ async fn review_flows(s: &TestServer) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(result["result"]["stdout"], "approved-run\n", "{result}");
+    assert_eq!(
+        result["result"]["stdout"], "approved-run\nHELD INPUT\nLINE 2\n",
+        "{result}"
+    );
     let held_view = get(a, &format!("/v1/executions/{held}"), &sub).await.json();
     assert_eq!(held_view["status"], "approved");
     assert_eq!(held_view["approved_execution_id"], run.as_str());

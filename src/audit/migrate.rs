@@ -15,26 +15,46 @@ use sqlx::SqlSafeStr;
 use super::AuditError;
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+fn migration(version: i64, name: &'static str, sql: &'static str) -> Migration {
+    Migration::new(
+        version,
+        Cow::Borrowed(name),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )
+}
 
 pub(crate) fn sqlite_migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("audit"),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_audit.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "audit",
+            include_str!("../../migrations/sqlite/0001_audit.sql"),
+        ),
+        migration(
+            2,
+            "stdin",
+            include_str!("../../migrations/sqlite/0002_stdin.sql"),
+        ),
+    ])
 }
 
 pub(crate) fn postgres_migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("audit"),
-        MigrationType::Simple,
-        include_str!("../../migrations/postgres/0001_audit.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        migration(
+            1,
+            "audit",
+            include_str!("../../migrations/postgres/0001_audit.sql"),
+        ),
+        migration(
+            2,
+            "stdin",
+            include_str!("../../migrations/postgres/0002_stdin.sql"),
+        ),
+    ])
 }
 
 fn map_err(e: MigrateError) -> AuditError {

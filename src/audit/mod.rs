@@ -44,8 +44,8 @@ use uuid::Uuid;
 
 pub use chain::{Break, ChainRow, GENESIS_HASH};
 pub use read::{
-    ExecutionRecord, ExportFormat, PruneReport, QueryFilter, ShowRecord, Stats, VerifyOptions,
-    VerifyReport,
+    ExecutionRecord, ExportFormat, PruneReport, QueryFilter, RevealedInput, ShowRecord, Stats,
+    VerifyOptions, VerifyReport,
 };
 pub use seal::SealKey;
 
@@ -257,7 +257,16 @@ pub struct NewExecution {
     pub tenant: String,
     pub language: String,
     pub code: Vec<u8>,
+    /// The program's standard input; empty when it was given none (then
+    /// nothing about stdin is recorded).
+    pub stdin: Vec<u8>,
     pub submitted_at: DateTime<Utc>,
+}
+
+/// Associated data under which an execution's stdin is sealed: distinct from
+/// the code's (the bare id), so the two ciphertexts cannot be swapped.
+pub(crate) fn stdin_aad(execution_id: &str) -> String {
+    format!("{execution_id}/stdin")
 }
 
 /// The decision, recorded by [`AuditLog::decided`].
@@ -497,7 +506,7 @@ impl AuditLog {
         let submitted_at = format_time(e.submitted_at);
         let code_size = i64::try_from(e.code.len())
             .map_err(|_| AuditError::Invalid("code too large".into()))?;
-        let payload = json!({
+        let mut payload = json!({
             "tenant": e.tenant,
             "language": e.language,
             "size": code_size,
@@ -505,6 +514,19 @@ impl AuditLog {
             "key_id": key.id(),
             "submitted_at": submitted_at,
         });
+        let stdin = if e.stdin.is_empty() {
+            None
+        } else {
+            let input = store::SealedInput {
+                size: i64::try_from(e.stdin.len())
+                    .map_err(|_| AuditError::Invalid("stdin too large".into()))?,
+                sha256: hex::encode(Sha256::digest(&e.stdin)),
+                sealed: key.seal(&stdin_aad(&id), &e.stdin)?,
+            };
+            payload["stdin_size"] = json!(input.size);
+            payload["stdin_sha256"] = json!(input.sha256);
+            Some(input)
+        };
         let row = NewRow {
             id: id.clone(),
             tenant: e.tenant,
@@ -515,6 +537,7 @@ impl AuditLog {
             code_sealed: sealed,
             code_key_id: key.id().to_string(),
             writer_id: self.inner.writer_id.clone(),
+            stdin,
         };
         let event = Self::pending(Some(id), EventKind::Received, &payload);
         self.send(

@@ -47,6 +47,9 @@ pub struct ExecutionRecord {
     pub code_key_id: String,
     /// The cordon process (writer id) that recorded the execution.
     pub writer_id: String,
+    /// Size and SHA-256 of the program's stdin; `null` when it was given none.
+    pub stdin_size: Option<i64>,
+    pub stdin_sha256: Option<String>,
     pub policy_name: Option<String>,
     pub policy_hash: Option<String>,
     pub enforcement: Option<String>,
@@ -88,6 +91,8 @@ impl From<&ExecRow> for ExecutionRecord {
             code_sha256: r.code_sha256.clone(),
             code_key_id: r.code_key_id.clone(),
             writer_id: r.writer_id.clone(),
+            stdin_size: r.stdin_size,
+            stdin_sha256: r.stdin_sha256.clone(),
             policy_name: r.policy_name.clone(),
             policy_hash: r.policy_hash.clone(),
             enforcement: r.enforcement.clone(),
@@ -143,8 +148,19 @@ pub struct ShowRecord {
     /// The code (lossy UTF-8), only when revealed with the key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The program's stdin (lossy UTF-8), only when revealed and there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
     /// Empty when the row agrees with its events and every event hashes correctly.
     pub mismatches: Vec<String>,
+}
+
+/// What an execution was given, as submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevealedInput {
+    pub code: Vec<u8>,
+    /// Empty when the execution was given no stdin.
+    pub stdin: Vec<u8>,
 }
 
 /// Options of `cordon audit verify`.
@@ -256,6 +272,12 @@ pub(crate) fn row_mismatches(row: &ExecRow, events: &[ChainRow]) -> Vec<String> 
             check("code_size", json!(row.code_size), p.get("size"));
             check("code_sha256", json!(row.code_sha256), p.get("code_sha256"));
             check("code_key_id", json!(row.code_key_id), p.get("key_id"));
+            check("stdin_size", json!(row.stdin_size), p.get("stdin_size"));
+            check(
+                "stdin_sha256",
+                json!(row.stdin_sha256),
+                p.get("stdin_sha256"),
+            );
             check(
                 "submitted_at",
                 json!(row.submitted_at),
@@ -413,6 +435,45 @@ impl AuditLog {
         Ok(out)
     }
 
+    /// The exact code and stdin of an execution, unsealed with the key, to
+    /// run it again (an approved review). Refuses when either does not match
+    /// the digest recorded beside it: what runs must be what was vetted.
+    pub async fn reveal_input(&self, id: &str) -> Result<RevealedInput, AuditError> {
+        let id = id.trim().to_ascii_lowercase();
+        let row = self
+            .inner
+            .store
+            .execution(&id)
+            .await?
+            .ok_or_else(|| AuditError::UnknownExecution(id.clone()))?;
+        let (input, problems) = self.open_input(&row)?;
+        if !problems.is_empty() {
+            return Err(AuditError::Unseal(problems.join("; ")));
+        }
+        Ok(input)
+    }
+
+    /// Unseals code and stdin; digest mismatches are returned, not raised.
+    fn open_input(&self, row: &ExecRow) -> Result<(RevealedInput, Vec<String>), AuditError> {
+        let key = self.inner.key.as_ref().ok_or(AuditError::NoKey)?;
+        let mut problems = Vec::new();
+        let code = key.open(&row.id, &row.code_key_id, &row.code_sealed)?;
+        if hex::encode(Sha256::digest(&code)) != row.code_sha256 {
+            problems.push("revealed code does not match code_sha256".into());
+        }
+        let stdin = match &row.stdin_sealed {
+            Some(sealed) => {
+                let plain = key.open(&super::stdin_aad(&row.id), &row.code_key_id, sealed)?;
+                if Some(hex::encode(Sha256::digest(&plain))) != row.stdin_sha256 {
+                    problems.push("revealed stdin does not match stdin_sha256".into());
+                }
+                plain
+            }
+            None => Vec::new(),
+        };
+        Ok((RevealedInput { code, stdin }, problems))
+    }
+
     /// The full record of one execution; the code only with `reveal_code` and the key.
     pub async fn show(&self, id: &str, reveal_code: bool) -> Result<ShowRecord, AuditError> {
         let id = id.trim().to_ascii_lowercase();
@@ -424,20 +485,20 @@ impl AuditLog {
             .ok_or_else(|| AuditError::UnknownExecution(id.clone()))?;
         let events = self.inner.store.events_of(&id).await?;
         let mut mismatches = row_mismatches(&row, &events);
-        let code = if reveal_code {
-            let key = self.inner.key.as_ref().ok_or(AuditError::NoKey)?;
-            let plain = key.open(&row.id, &row.code_key_id, &row.code_sealed)?;
-            if hex::encode(Sha256::digest(&plain)) != row.code_sha256 {
-                mismatches.push("revealed code does not match code_sha256".into());
-            }
-            Some(String::from_utf8_lossy(&plain).into_owned())
+        let (code, stdin) = if reveal_code {
+            let (input, problems) = self.open_input(&row)?;
+            mismatches.extend(problems);
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let stdin = (row.stdin_sealed.is_some()).then(|| text(&input.stdin));
+            (Some(text(&input.code)), stdin)
         } else {
-            None
+            (None, None)
         };
         Ok(ShowRecord {
             execution: ExecutionRecord::from(&row),
             events: events.iter().map(EventView::from).collect(),
             code,
+            stdin,
             mismatches,
         })
     }

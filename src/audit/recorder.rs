@@ -40,12 +40,14 @@ impl Recorder for AuditRecorder {
                     tenant,
                     language,
                     code,
+                    stdin,
                 } => {
                     log.begin(NewExecution {
                         id,
                         tenant: tenant.to_string(),
                         language: language.to_string(),
                         code: code.to_vec(),
+                        stdin: stdin.to_vec(),
                         submitted_at: Utc::now(),
                     })
                     .await

@@ -78,7 +78,8 @@ impl SealKey {
         &self.id
     }
 
-    /// Encrypts `code` bound to `execution_id`.
+    /// Encrypts `code` bound to `execution_id` (the associated data: the
+    /// execution id for code, `<id>/stdin` for the program's stdin).
     pub fn seal(&self, execution_id: &str, code: &[u8]) -> Result<Vec<u8>, AuditError> {
         let mut nonce_bytes = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce_bytes);
@@ -123,7 +124,7 @@ impl SealKey {
             .decrypt(&Nonce::from(n), Payload { msg: ct, aad: execution_id.as_bytes() })
             .map_err(|_| {
                 AuditError::Unseal(
-                    "authentication failed: the sealed code was altered or belongs to another execution".into(),
+                    "authentication failed: the sealed record was altered or belongs to another execution".into(),
                 )
             })
     }

@@ -28,6 +28,16 @@ pub(crate) struct NewRow {
     pub code_sealed: Vec<u8>,
     pub code_key_id: String,
     pub writer_id: String,
+    /// The program's stdin (size, digest, sealed), when it was given one.
+    pub stdin: Option<SealedInput>,
+}
+
+/// The program's standard input as recorded: like the code, sealed at rest.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SealedInput {
+    pub size: i64,
+    pub sha256: String,
+    pub sealed: Vec<u8>,
 }
 
 /// Column updates of an `executions` row that go with an event.
@@ -94,6 +104,9 @@ pub(crate) struct ExecRow {
     pub code_sealed: Vec<u8>,
     pub code_key_id: String,
     pub writer_id: String,
+    pub stdin_size: Option<i64>,
+    pub stdin_sha256: Option<String>,
+    pub stdin_sealed: Option<Vec<u8>>,
     pub policy_name: Option<String>,
     pub policy_hash: Option<String>,
     pub enforcement: Option<String>,
@@ -174,7 +187,7 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn close(&self) -> BoxFuture<'_, ()>;
 }
 
-pub(crate) const EXEC_COLUMNS: &str = "id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id, policy_name, policy_hash, enforcement, verdict, risk_score, findings, rule_ids, reasons, spec, exit_code, termination_reason, usage, durations, stdout_truncated, stderr_truncated, finished_at";
+pub(crate) const EXEC_COLUMNS: &str = "id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id, stdin_size, stdin_sha256, stdin_sealed, policy_name, policy_hash, enforcement, verdict, risk_score, findings, rule_ids, reasons, spec, exit_code, termination_reason, usage, durations, stdout_truncated, stderr_truncated, finished_at";
 
 /// Writes the shared implementation of [`Store`] for one backend.
 macro_rules! sql_store {
@@ -209,6 +222,9 @@ macro_rules! sql_store {
                     code_sealed: row.try_get("code_sealed")?,
                     code_key_id: row.try_get("code_key_id")?,
                     writer_id: row.try_get("writer_id")?,
+                    stdin_size: row.try_get("stdin_size")?,
+                    stdin_sha256: row.try_get("stdin_sha256")?,
+                    stdin_sealed: row.try_get("stdin_sealed")?,
                     policy_name: row.try_get("policy_name")?,
                     policy_hash: row.try_get("policy_hash")?,
                     enforcement: row.try_get("enforcement")?,
@@ -240,8 +256,8 @@ macro_rules! sql_store {
                     let event = match op {
                         Op::Begin { row, event } => {
                             sqlx::query(
-                                "INSERT INTO executions (id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                "INSERT INTO executions (id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id, stdin_size, stdin_sha256, stdin_sealed) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                             )
                             .bind(row.id.clone())
                             .bind(row.tenant.clone())
@@ -252,6 +268,9 @@ macro_rules! sql_store {
                             .bind(row.code_sealed.clone())
                             .bind(row.code_key_id.clone())
                             .bind(row.writer_id.clone())
+                            .bind(row.stdin.as_ref().map(|i| i.size))
+                            .bind(row.stdin.as_ref().map(|i| i.sha256.clone()))
+                            .bind(row.stdin.as_ref().map(|i| i.sealed.clone()))
                             .execute(&mut *tx)
                             .await
                             .map_err(Self::db_err("insert execution"))?;

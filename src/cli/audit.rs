@@ -87,7 +87,8 @@ pub enum AuditCommand {
     Show {
         /// Execution id (UUID).
         id: String,
-        /// Also decrypt and print the submitted code (needs the audit key).
+        /// Also decrypt and print the submitted code and the program's stdin, if
+        /// it had one (needs the audit key).
         #[arg(long)]
         reveal_code: bool,
         /// Output format.
@@ -271,6 +272,9 @@ pub async fn run(cmd: AuditCommand, args: &AuditArgs) -> anyhow::Result<i32> {
                         "language    {} ({} bytes, sha256 {})",
                         e.language, e.code_size, e.code_sha256
                     )?;
+                    if let (Some(size), Some(sha)) = (e.stdin_size, &e.stdin_sha256) {
+                        writeln!(out, "stdin       {size} bytes, sha256 {sha}")?;
+                    }
                     writeln!(
                         out,
                         "policy      {} {} ({})",
@@ -309,6 +313,9 @@ pub async fn run(cmd: AuditCommand, args: &AuditArgs) -> anyhow::Result<i32> {
                     }
                     if let Some(code) = &rec.code {
                         writeln!(out, "code\n{code}")?;
+                    }
+                    if let Some(stdin) = &rec.stdin {
+                        writeln!(out, "stdin\n{stdin}")?;
                     }
                 }
             }

@@ -120,7 +120,7 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Reads code from a file or `-` (stdin).
+/// Reads a file, or `-` (stdin).
 pub(crate) fn read_input(path: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context;
     use std::io::Read;
@@ -128,7 +128,7 @@ pub(crate) fn read_input(path: &str) -> anyhow::Result<Vec<u8>> {
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)
-            .context("cannot read code from stdin")?;
+            .context("cannot read stdin")?;
         Ok(buf)
     } else {
         std::fs::read(path).with_context(|| format!("cannot read {path}"))

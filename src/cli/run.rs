@@ -26,6 +26,10 @@ pub const EXIT_PIDS: i32 = 127;
 pub const EXIT_OUTPUT_LIMIT: i32 = 128;
 pub const EXIT_INTERRUPTED: i32 = 129;
 
+/// Largest stdin `cordon run --stdin` gives a program (it is sealed into the
+/// audit log, so it is bounded like the code).
+const MAX_STDIN_BYTES: u64 = 16 << 20;
+
 #[derive(Debug, Args)]
 #[command(after_long_help = "EXIT CODES:
   0-255  the program ran and exited by itself: its own exit code
@@ -43,7 +47,9 @@ pub const EXIT_INTERRUPTED: i32 = 129;
 EXAMPLES:
   cordon run --language python script.py
   echo 'console.log(1)' | cordon run -l javascript -
-  cordon run -l bash --timeout 2s --memory 64Mi --json job.sh")]
+  cordon run -l bash --timeout 2s --memory 64Mi --json job.sh
+  cordon run --stdin words.txt sort_words.py
+  grep -v '^#' data.csv | cordon run --stdin - count.py")]
 pub struct RunArgs {
     /// Language of the code (inferred from the file extension or shebang when omitted).
     #[arg(long, short = 'l')]
@@ -51,6 +57,12 @@ pub struct RunArgs {
     /// File with the code, or `-` for stdin.
     #[arg(default_value = "-")]
     file: String,
+    /// File to give the program as its standard input, or `-` for cordon's
+    /// own stdin (then the code must come from a file). Without it the
+    /// program's stdin is empty. Sealed in the audit log beside the code;
+    /// at most 16Mi.
+    #[arg(long, value_name = "FILE")]
+    stdin: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
     /// Print one JSON result object instead of streaming the program's output.
@@ -121,10 +133,30 @@ pub(crate) fn language_for(
 }
 
 pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
+    if a.file == "-" && a.stdin.as_deref() == Some("-") {
+        anyhow::bail!(
+            "the code and the program's stdin cannot both come from cordon's stdin: give the code as a file"
+        );
+    }
     let code = read_input(&a.file)?;
+    let stdin = match &a.stdin {
+        None => Vec::new(),
+        Some(path) => {
+            let data = read_input(path)?;
+            if data.len() as u64 > MAX_STDIN_BYTES {
+                anyhow::bail!(
+                    "--stdin {path}: {} is over the {} cordon accepts for a program's stdin",
+                    ByteSize(data.len() as u64),
+                    ByteSize(MAX_STDIN_BYTES)
+                );
+            }
+            data
+        }
+    };
     let language = language_for(a.language, &a.file, &code)?;
     let policy = Arc::new(a.policy.load()?);
     let mut sub = Submission::new(language, code, policy);
+    sub.stdin = stdin;
     sub.tenant = std::env::var("USER").unwrap_or_else(|_| "local".into());
     sub.limits = LimitRequest {
         cpus: a.cpus,
@@ -193,6 +225,7 @@ impl crate::sandbox::Backend for Unavailable {
     fn run<'a>(
         &'a self,
         _: &'a crate::sandbox::SandboxSpec,
+        _: &'a [u8],
         _: &'a [u8],
         _: &'a mut dyn OutputSink,
         _: crate::sandbox::CancelToken,

@@ -26,7 +26,7 @@ EXAMPLES:
 )]
 pub struct ServeArgs {
     /// YAML configuration file (keys: listen, audit_url, audit_key_file, policies_dir, default_policy,
-    /// max_code, review_ttl, shutdown_grace, retain_finished, rate_limits, admission, log_format).
+    /// max_code, max_stdin, review_ttl, shutdown_grace, retain_finished, rate_limits, admission, log_format).
     #[arg(long, short = 'c', env = "CORDON_SERVE_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080).
@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// Largest accepted code, e.g. 1Mi (larger requests get 413).
     #[arg(long, value_name = "SIZE")]
     max_code: Option<ByteSize>,
+    /// Largest accepted program stdin, e.g. 1Mi (larger requests get 413).
+    #[arg(long, value_name = "SIZE")]
+    max_stdin: Option<ByteSize>,
     /// How long a held execution waits for a reviewer, e.g. 24h.
     #[arg(long, value_name = "DURATION")]
     review_ttl: Option<HumanDuration>,
@@ -74,6 +77,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_code {
             c.max_code = v;
+        }
+        if let Some(v) = self.max_stdin {
+            c.max_stdin = v;
         }
         if let Some(v) = self.review_ttl {
             c.review_ttl = v;

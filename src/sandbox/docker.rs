@@ -181,9 +181,17 @@ impl DockerBackend {
         &self,
         spec: &SandboxSpec,
         code: &[u8],
+        stdin: &[u8],
         sink: &mut dyn OutputSink,
         cancel: CancelToken,
     ) -> Result<RunOutcome, SandboxError> {
+        // Without the split command the runtime would read stdin as more code.
+        if !stdin.is_empty() && !spec.has_program_stdin() {
+            return Err(SandboxError::Spec(super::spec::SpecError::Limit {
+                field: "stdin",
+                message: "the spec was not made for a program with stdin".into(),
+            }));
+        }
         let docker = &self.docker;
         let image = spec.image().to_string();
         let t0 = Instant::now();
@@ -250,12 +258,17 @@ impl DockerBackend {
         let started_at_unix = unix_seconds(std::time::SystemTime::now()).saturating_sub(1);
         let deadline = tokio::time::Instant::now() + spec.wall();
 
-        // 5. Deliver the code over stdin, then half-close so the runtime sees EOF.
-        //    Written from its own task so a program that prints before it has
-        //    read all its input cannot deadlock against us.
+        // 5. Deliver the code (then the program's stdin, if any) over stdin, then
+        //    half-close so the runtime sees EOF. Written from its own task so a
+        //    program that prints before it has read all its input cannot
+        //    deadlock against us.
         let code = code.to_vec();
+        let stdin = stdin.to_vec();
         let mut writer = tokio::spawn(async move {
             input.write_all(&code).await?;
+            if !stdin.is_empty() {
+                input.write_all(&stdin).await?;
+            }
             input.flush().await?;
             input.shutdown().await
         });
@@ -586,10 +599,11 @@ impl Backend for DockerBackend {
         &'a self,
         spec: &'a SandboxSpec,
         code: &'a [u8],
+        stdin: &'a [u8],
         sink: &'a mut dyn OutputSink,
         cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>> {
-        Box::pin(self.run_inner(spec, code, sink, cancel))
+        Box::pin(self.run_inner(spec, code, stdin, sink, cancel))
     }
 
     fn preflight<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Result<(), SandboxError>> {

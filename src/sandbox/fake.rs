@@ -65,6 +65,7 @@ impl Backend for RecordingBackend {
         &'a self,
         spec: &'a SandboxSpec,
         _code: &'a [u8],
+        _stdin: &'a [u8],
         sink: &'a mut dyn OutputSink,
         _cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>> {

@@ -212,12 +212,15 @@ pub trait Backend: Send + Sync {
     /// Short name for logs and the audit record (`docker`).
     fn name(&self) -> &'static str;
 
-    /// Runs `code` under `spec`, streaming kept output to `sink`. When
-    /// `cancel` fires, the sandbox is killed and the run ends as `interrupted`.
+    /// Runs `code` under `spec`, streaming kept output to `sink`. `stdin` is
+    /// the program's standard input; it must be empty unless the spec was made
+    /// with [`SandboxSpec::with_program_stdin`]. When `cancel` fires, the
+    /// sandbox is killed and the run ends as `interrupted`.
     fn run<'a>(
         &'a self,
         spec: &'a SandboxSpec,
         code: &'a [u8],
+        stdin: &'a [u8],
         sink: &'a mut dyn OutputSink,
         cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>>;

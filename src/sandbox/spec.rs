@@ -69,6 +69,10 @@ pub struct SandboxSpec {
     network: String,
     cap_drop: Vec<String>,
     security_opt: Vec<String>,
+    /// Set when the program has its own stdin: the first this-many bytes on
+    /// the attached stdin are the program, the rest is its stdin.
+    #[serde(default)]
+    script_bytes: Option<u64>,
 }
 
 impl SandboxSpec {
@@ -99,6 +103,7 @@ impl SandboxSpec {
             network: "none".to_string(),
             cap_drop: vec!["ALL".to_string()],
             security_opt: vec!["no-new-privileges:true".to_string()],
+            script_bytes: None,
         };
         spec.validate()?;
         Ok(spec)
@@ -130,6 +135,30 @@ impl SandboxSpec {
             return fail("output", "must be above zero");
         }
         Ok(())
+    }
+
+    /// Gives the program its own stdin: the attached stdin will carry the
+    /// `code_len` bytes of code and then the program's stdin. The code goes
+    /// to the tmpfs first (like a Bash script always does), so it must fit.
+    pub fn with_program_stdin(mut self, code_len: usize) -> Result<Self, SpecError> {
+        let n = code_len as u64;
+        if n >= self.tmpfs_bytes {
+            return Err(SpecError::Limit {
+                field: "tmpfs",
+                message: format!(
+                    "the program ({}) must fit in /tmp ({}) when it is given stdin",
+                    crate::units::ByteSize(n),
+                    crate::units::ByteSize(self.tmpfs_bytes)
+                ),
+            });
+        }
+        self.script_bytes = Some(n);
+        Ok(self)
+    }
+
+    /// Whether the program gets stdin after its code (see [`Self::with_program_stdin`]).
+    pub fn has_program_stdin(&self) -> bool {
+        self.script_bytes.is_some()
     }
 
     /// Lowers the wall-clock limit (never raises it).
@@ -172,12 +201,32 @@ impl SandboxSpec {
         self.tmpfs_bytes
     }
 
-    /// The command that reads the program from stdin and runs it. The
-    /// program's own stdin is empty: Python and Node read the whole script
-    /// before running it; Bash would otherwise read its script line by line
-    /// from the same stdin the program's commands read, so the script goes
-    /// to the tmpfs first and runs with stdin from /dev/null.
+    /// The command that reads the program from stdin and runs it.
+    ///
+    /// Without program stdin, the program's own stdin is empty: Python and
+    /// Node read the whole script before running it; Bash would otherwise
+    /// read its script line by line from the same stdin the program's
+    /// commands read, so the script goes to the tmpfs first and runs with
+    /// stdin from /dev/null.
+    ///
+    /// With program stdin, `head -c N` (which reads no byte past N) copies
+    /// the script to the tmpfs and the runtime runs that file, inheriting the
+    /// rest of the attached stdin.
     pub fn command(&self) -> Vec<String> {
+        if let Some(n) = self.script_bytes {
+            let (shell, runtime, ext) = match self.language {
+                Language::Python => ("/bin/sh", "python3", "py"),
+                Language::Javascript => ("/bin/sh", "node", "js"),
+                Language::Bash => ("/bin/bash", "/bin/bash", "sh"),
+            };
+            return vec![
+                shell.to_string(),
+                "-c".to_string(),
+                format!(
+                    "head -c {n} > /tmp/.cordon-main.{ext} && exec {runtime} /tmp/.cordon-main.{ext}"
+                ),
+            ];
+        }
         let v: &[&str] = match self.language {
             Language::Python => &["python3", "-"],
             Language::Javascript => &["node", "-"],
@@ -311,6 +360,7 @@ impl SandboxSpec {
             "output_bytes": self.output_bytes,
             "tmpfs": format!("/tmp rw,noexec,nosuid,nodev,size={}", self.tmpfs_bytes),
             "ulimits": { "nofile": self.nofile, "fsize": self.tmpfs_bytes, "core": 0 },
+            "program_stdin": self.script_bytes.is_some(),
         })
     }
 
@@ -338,6 +388,46 @@ mod tests {
             output: ByteSize(1 << 20),
             tmpfs: ByteSize(16 << 20),
         }
+    }
+
+    #[test]
+    fn program_stdin_splits_the_attached_stdin_after_the_code() {
+        let base = |l| SandboxSpec::new(Uuid::nil(), l, "img", &limits()).unwrap();
+        assert_eq!(base(Language::Python).command(), ["python3", "-"]);
+        assert!(!base(Language::Python).summary()["program_stdin"]
+            .as_bool()
+            .unwrap());
+        let py = base(Language::Python).with_program_stdin(1234).unwrap();
+        assert_eq!(
+            py.command(),
+            [
+                "/bin/sh",
+                "-c",
+                "head -c 1234 > /tmp/.cordon-main.py && exec python3 /tmp/.cordon-main.py"
+            ]
+        );
+        assert_eq!(py.summary()["program_stdin"], true);
+        assert_eq!(
+            py.to_docker().cmd,
+            Some(py.command()),
+            "the engine runs the split command"
+        );
+        let js = base(Language::Javascript).with_program_stdin(7).unwrap();
+        assert!(js.command()[2].ends_with("exec node /tmp/.cordon-main.js"));
+        let sh = base(Language::Bash).with_program_stdin(7).unwrap();
+        assert_eq!(sh.command()[0], "/bin/bash");
+        assert!(
+            !sh.command()[2].contains("/dev/null"),
+            "bash keeps the program's stdin"
+        );
+        // The code must fit in the tmpfs it is copied to: refused, not truncated.
+        let err = base(Language::Python)
+            .with_program_stdin(16 << 20)
+            .unwrap_err();
+        assert!(
+            matches!(err, SpecError::Limit { field: "tmpfs", .. }),
+            "{err}"
+        );
     }
 
     #[test]

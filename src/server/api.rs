@@ -6,7 +6,7 @@
 //! Request bodies are decoded here by hand (not with `Json<T>`) so every
 //! malformed input gets a stable error code: `invalid_utf8`,
 //! `malformed_json`, `unknown_field`, `invalid_request`, `unknown_language`,
-//! `unknown_policy`, `stdin_unsupported`, `payload_too_large`.
+//! `unknown_policy`, `payload_too_large`.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -70,7 +70,9 @@ pub struct ExecutionRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub limits: Option<LimitRequest>,
-    /// Not supported yet (the sandbox delivers the program over stdin): must be empty.
+    /// The program's standard input (UTF-8 text, at most `max_stdin`, 1 MiB by
+    /// default). Not analysed: it is data. Sealed in the audit log beside the
+    /// code, and given again to the run when a held execution is approved.
     #[serde(default)]
     pub stdin: Option<String>,
     /// Wait for the result (default true, bounded by the policy's wall limit).
@@ -566,11 +568,14 @@ pub async fn create_execution(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Submitter], "submit code")?;
     let req: ExecutionRequest = decode(body)?;
-    if req.stdin.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::bad(
-            "stdin_unsupported",
-            "stdin for the program is not supported yet: the sandbox delivers the program itself over stdin",
-        ));
+    let stdin = req.stdin.unwrap_or_default().into_bytes();
+    let max_stdin = state.config().max_stdin.0;
+    if stdin.len() as u64 > max_stdin {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "stdin is {} bytes; the limit is {} bytes",
+            stdin.len(),
+            max_stdin
+        )));
     }
     let c = check_common(
         &state,
@@ -596,6 +601,7 @@ pub async fn create_execution(
         }
     })?;
     let mut sub = Submission::new(c.language, req.code.into_bytes(), c.policy.clone());
+    sub.stdin = stdin;
     sub.tenant = caller.tenant.clone();
     sub.limits = c.limits;
     let exec = Exec::new(
@@ -945,12 +951,12 @@ pub async fn approve_review(
     let language: Language = review.language.parse().map_err(ApiError::internal)?;
     let limits: LimitRequest =
         serde_json::from_value(review.limits.clone()).map_err(ApiError::internal)?;
-    let code = state
+    // Exactly what was vetted and held: code and stdin, checked against their digests.
+    let held_input = state
         .audit()
-        .show(&review.execution_id, true)
-        .await?
-        .code
-        .ok_or_else(|| ApiError::Internal("the held code could not be revealed".into()))?;
+        .reveal_input(&review.execution_id)
+        .await
+        .map_err(|e| ApiError::Internal(format!("the held code could not be revealed: {e}")))?;
     let slot =
         state
             .inner()
@@ -1000,9 +1006,10 @@ pub async fn approve_review(
     }
     let mut sub = Submission::new(
         language,
-        code.into_bytes(),
+        held_input.code,
         Arc::new(approval_policy(&policy)),
     );
+    sub.stdin = held_input.stdin;
     sub.id = run_id;
     sub.tenant = review.tenant.clone();
     sub.limits = limits;
@@ -1533,11 +1540,18 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 
 /// The whole service as a router (tests may drive it without a socket).
 pub fn app(state: AppState) -> Router {
-    // JSON escaping can at most sextuple a byte (`\u0000`); the code size itself is checked after decoding.
-    let body_limit = usize::try_from(state.config().max_code.0)
-        .unwrap_or(usize::MAX / 8)
-        .saturating_mul(6)
-        .saturating_add(64 * 1024);
+    // JSON escaping can at most sextuple a byte (`\u0000`); the sizes of code
+    // and stdin themselves are checked after decoding.
+    let body_limit = usize::try_from(
+        state
+            .config()
+            .max_code
+            .0
+            .saturating_add(state.config().max_stdin.0),
+    )
+    .unwrap_or(usize::MAX / 8)
+    .saturating_mul(6)
+    .saturating_add(64 * 1024);
     routes()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -81,6 +81,8 @@ pub struct ServerConfig {
     pub default_policy: String,
     /// Largest accepted `code` (default 1Mi); larger requests get 413.
     pub max_code: ByteSize,
+    /// Largest accepted program `stdin` (default 1Mi); larger requests get 413.
+    pub max_stdin: ByteSize,
     /// How long a held execution waits for a reviewer.
     pub review_ttl: HumanDuration,
     /// On SIGTERM/SIGINT, how long running executions may finish before they are killed.
@@ -101,6 +103,7 @@ impl Default for ServerConfig {
             policies_dir: None,
             default_policy: "default".into(),
             max_code: ByteSize(1 << 20),
+            max_stdin: ByteSize(1 << 20),
             review_ttl: HumanDuration(Duration::from_secs(24 * 3600)),
             shutdown_grace: HumanDuration(Duration::from_secs(30)),
             retain_finished: HumanDuration(Duration::from_secs(600)),
