@@ -14,7 +14,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::policy::Policy;
-use crate::sandbox::{Backend, CancelToken, NullSink, SandboxSpec, TerminationReason};
+use crate::sandbox::{Backend, CancelToken, NullSink, Program, SandboxSpec, TerminationReason};
 use crate::Language;
 
 /// One check's outcome.
@@ -165,8 +165,7 @@ pub async fn self_test_with(
         let outcome = backend
             .run(
                 &spec,
-                PROBE.as_bytes(),
-                &[],
+                Program::new(PROBE.as_bytes(), &[]),
                 &mut NullSink,
                 CancelToken::new(),
             )

@@ -18,7 +18,7 @@ use crate::decide::{decide, Decision, LimitRequest, Verdict};
 use crate::monitor::admission::Admission;
 use crate::policy::{Limits, Policy};
 use crate::sandbox::{
-    Backend, CancelToken, OutputSink, SandboxError, SandboxSpec, TerminationReason, Usage,
+    Backend, CancelToken, OutputSink, Program, SandboxError, SandboxSpec, TerminationReason, Usage,
 };
 use crate::Language;
 
@@ -327,18 +327,18 @@ impl Pipeline {
         };
 
         // 5. Run (the backend monitors and kills), then record what happened.
-        //    The `started` record is flushed first: no unrecorded runs.
-        if let Err(e) = rec.record(id, Step::Started { spec: &spec }).await {
-            result.termination_reason = TerminationReason::EngineError;
-            result.detail = Some(format!(
-                "not run: the audit log could not record the start: {e}"
-            ));
-            return self.finish(result, t0).await;
-        }
+        //    The `started` record must be durable before the program starts:
+        //    no unrecorded runs. The backend drives that commit while it
+        //    creates the sandbox, and starts nothing if it fails.
+        let program = Program {
+            code: &sub.code,
+            stdin: &sub.stdin,
+            ready: rec.record(id, Step::Started { spec: &spec }),
+        };
         result.sandbox = Some(spec.summary());
         match self
             .backend
-            .run(&spec, &sub.code, &sub.stdin, sink, sub.cancel.clone())
+            .run(&spec, program, sink, sub.cancel.clone())
             .await
         {
             Ok(out) => {
@@ -373,7 +373,9 @@ impl Pipeline {
                 result.detail = Some(e.to_string());
                 if matches!(
                     e,
-                    SandboxError::ImageMissing { .. } | SandboxError::Connect { .. }
+                    SandboxError::ImageMissing { .. }
+                        | SandboxError::Connect { .. }
+                        | SandboxError::NotRecorded(_)
                 ) {
                     result.sandbox = None;
                 }

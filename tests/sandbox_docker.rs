@@ -152,6 +152,53 @@ async fn program_stdin_arrives_whole_after_a_large_program_in_every_language() {
     }
 }
 
+/// Fails the `started` record after the container has had time to be created.
+struct StartNotDurable;
+
+impl cordon::pipeline::Recorder for StartNotDurable {
+    fn record<'a>(
+        &'a self,
+        _: uuid::Uuid,
+        step: cordon::pipeline::Step<'a>,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), String>> {
+        let started = matches!(step, cordon::pipeline::Step::Started { .. });
+        Box::pin(async move {
+            if started {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                return Err("disk full".into());
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_starts_when_the_start_record_is_not_durable() {
+    let d = engine!("nothing_starts_when_the_start_record_is_not_durable");
+    let pipeline = cordon::pipeline::Pipeline::new(
+        std::sync::Arc::new(d.clone()),
+        std::sync::Arc::new(StartNotDurable),
+    );
+    // Would print if it ever started.
+    let sub =
+        cordon::pipeline::Submission::new(Language::Python, b"print('ran')".to_vec(), permissive());
+    let id = sub.id.to_string();
+    let mut out = cordon::sandbox::NullSink;
+    let r = pipeline.execute(sub, &mut out).await;
+    assert_eq!(r.termination_reason, TerminationReason::EngineError);
+    assert!(
+        r.detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not record the start: disk full"),
+        "{:?}",
+        r.detail
+    );
+    assert_eq!((r.exit_code, r.stdout.as_str()), (None, ""));
+    assert!(r.sandbox.is_none());
+    assert_no_container(&d, &id).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_as_non_root_without_capabilities() {
     let d = engine!("runs_as_non_root_without_capabilities");

@@ -97,6 +97,9 @@ pub(crate) async fn connect(url: &str) -> Result<SqliteStore, AuditError> {
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
+        // A connection to a local file cannot go stale; the default ping on
+        // every acquire is one more round trip to the worker thread per commit.
+        .test_before_acquire(false)
         .connect_with(opts)
         .await
         .map_err(AuditError::Connect)?;

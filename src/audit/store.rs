@@ -189,6 +189,85 @@ pub(crate) trait Store: Send + Sync + 'static {
 
 pub(crate) const EXEC_COLUMNS: &str = "id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id, stdin_size, stdin_sha256, stdin_sealed, policy_name, policy_hash, enforcement, verdict, risk_score, findings, rule_ids, reasons, spec, exit_code, termination_reason, usage, durations, stdout_truncated, stderr_truncated, finished_at";
 
+/// Column list of the one `INSERT INTO executions` (values follow).
+pub(crate) const INSERT_EXECUTIONS: &str = "INSERT INTO executions (id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id, stdin_size, stdin_sha256, stdin_sealed, policy_name, policy_hash, enforcement, verdict, risk_score, findings, rule_ids, reasons, exit_code, termination_reason, spec, usage, durations, stdout_truncated, stderr_truncated, finished_at) ";
+
+/// Rows per multi-row insert, well under the bind limits (SQLite 32766,
+/// Postgres 65535) at 28 and 7 binds per row.
+pub(crate) const EXEC_ROWS_PER_INSERT: usize = 256;
+pub(crate) const EVENT_ROWS_PER_INSERT: usize = 1024;
+
+/// An `executions` row to insert, with the decision and finish of the same
+/// batch folded in.
+pub(crate) struct NewExecRow<'a> {
+    pub row: &'a NewRow,
+    pub decided: Option<&'a RowUpdate>,
+    pub finished: Option<&'a RowUpdate>,
+}
+
+/// How a batch is written: which rows are inserted whole, and which updates
+/// were folded into them (they still append their events, in op order).
+pub(crate) struct BatchPlan<'a> {
+    pub new_rows: Vec<NewExecRow<'a>>,
+    /// Per op: an update folded into a new row (no UPDATE statement).
+    pub folded: Vec<bool>,
+}
+
+impl<'a> BatchPlan<'a> {
+    pub(crate) fn new(ops: &'a [Op]) -> Self {
+        let mut new_rows: Vec<NewExecRow<'a>> = Vec::new();
+        let mut index: std::collections::HashMap<&'a str, usize> = std::collections::HashMap::new();
+        let mut folded = vec![false; ops.len()];
+        // An execution marked interrupted in the same batch keeps plain
+        // statements in op order: that update depends on the stored row.
+        let interrupted: std::collections::HashSet<&str> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Update { id, update, .. }
+                    if matches!(update.as_ref(), RowUpdate::Interrupted { .. }) =>
+                {
+                    Some(id.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                Op::Begin { row, .. } => {
+                    // A second begin of one id is kept as its own row: the
+                    // insert then fails on the primary key, as it must.
+                    index.entry(row.id.as_str()).or_insert(new_rows.len());
+                    new_rows.push(NewExecRow {
+                        row,
+                        decided: None,
+                        finished: None,
+                    });
+                }
+                Op::Update { id, update, .. } => {
+                    let Some(&at) = index.get(id.as_str()) else {
+                        continue;
+                    };
+                    if interrupted.contains(id.as_str()) {
+                        continue;
+                    }
+                    let target = &mut new_rows[at];
+                    let slot = match update.as_ref() {
+                        RowUpdate::Decided { .. } => &mut target.decided,
+                        RowUpdate::Finished { .. } => &mut target.finished,
+                        // Conditional on the stored row: always a real UPDATE.
+                        RowUpdate::Interrupted { .. } => continue,
+                    };
+                    // A repeated update of one kind applies last-wins, as UPDATEs would.
+                    *slot = Some(update);
+                    folded[i] = true;
+                }
+                Op::Event(_) => {}
+            }
+        }
+        BatchPlan { new_rows, folded }
+    }
+}
+
 /// Writes the shared implementation of [`Store`] for one backend.
 macro_rules! sql_store {
     ($store:ident, $db:ty, begin = $begin:literal, head = $head:literal) => {
@@ -247,35 +326,69 @@ macro_rules! sql_store {
             async fn commit_batch_impl(&self, ops: &[$crate::audit::store::Op]) -> Result<(), $crate::audit::AuditError> {
                 use $crate::audit::store::{Op, RowUpdate};
                 use sqlx::Row as _;
+                // Few statements per batch: each one is a round trip (to SQLite's
+                // worker thread, or over the network to Postgres), and those, not
+                // the writes, dominated the cost of a commit. Rows of executions
+                // begun in this batch are inserted once, with their decision and
+                // finish folded in; events go in as multi-row inserts.
+                let plan = $crate::audit::store::BatchPlan::new(ops);
                 let mut tx = self.pool.begin_with($begin).await.map_err(Self::db_err("begin append"))?;
                 let head = sqlx::query($head).fetch_one(&mut *tx).await.map_err(Self::db_err("lock chain head"))?;
                 let mut seq: i64 = head.try_get("seq").map_err(Self::db_err("read chain head"))?;
                 let mut hash: String = head.try_get("hash").map_err(Self::db_err("read chain head"))?;
                 let start_seq = seq;
-                for op in ops {
+                for chunk in plan.new_rows.chunks($crate::audit::store::EXEC_ROWS_PER_INSERT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new($crate::audit::store::INSERT_EXECUTIONS);
+                    qb.push_values(chunk, |mut b, r| {
+                        let row = r.row;
+                        b.push_bind(row.id.clone())
+                            .push_bind(row.tenant.clone())
+                            .push_bind(row.submitted_at.clone())
+                            .push_bind(row.language.clone())
+                            .push_bind(row.code_size)
+                            .push_bind(row.code_sha256.clone())
+                            .push_bind(row.code_sealed.clone())
+                            .push_bind(row.code_key_id.clone())
+                            .push_bind(row.writer_id.clone())
+                            .push_bind(row.stdin.as_ref().map(|i| i.size))
+                            .push_bind(row.stdin.as_ref().map(|i| i.sha256.clone()))
+                            .push_bind(row.stdin.as_ref().map(|i| i.sealed.clone()));
+                        let d = match r.decided {
+                            Some(RowUpdate::Decided { policy_name, policy_hash, enforcement, verdict, risk_score, findings, rule_ids, reasons }) => {
+                                Some((policy_name, policy_hash, enforcement, verdict, *risk_score, findings, rule_ids, reasons))
+                            }
+                            _ => None,
+                        };
+                        b.push_bind(d.map(|d| d.0.clone()))
+                            .push_bind(d.map(|d| d.1.clone()))
+                            .push_bind(d.map(|d| d.2.clone()))
+                            .push_bind(d.map(|d| d.3.clone()))
+                            .push_bind(d.map(|d| d.4))
+                            .push_bind(d.map(|d| d.5.clone()))
+                            .push_bind(d.map(|d| d.6.clone()))
+                            .push_bind(d.map(|d| d.7.clone()));
+                        let f = match r.finished {
+                            Some(RowUpdate::Finished { exit_code, reason, spec, usage, durations, stdout_truncated, stderr_truncated, finished_at }) => {
+                                Some((*exit_code, reason, spec, usage, durations, *stdout_truncated, *stderr_truncated, finished_at))
+                            }
+                            _ => None,
+                        };
+                        b.push_bind(f.and_then(|f| f.0))
+                            .push_bind(f.map(|f| f.1.clone()))
+                            .push_bind(f.map(|f| f.2.clone()))
+                            .push_bind(f.map(|f| f.3.clone()))
+                            .push_bind(f.map(|f| f.4.clone()))
+                            .push_bind(f.map(|f| f.5))
+                            .push_bind(f.map(|f| f.6))
+                            .push_bind(f.map(|f| f.7.clone()));
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(Self::db_err("insert execution"))?;
+                }
+                let mut rows: Vec<(i64, &$crate::audit::store::PendingEvent, String, String)> = Vec::with_capacity(ops.len());
+                for (i, op) in ops.iter().enumerate() {
                     let event = match op {
-                        Op::Begin { row, event } => {
-                            sqlx::query(
-                                "INSERT INTO executions (id, tenant, submitted_at, language, code_size, code_sha256, code_sealed, code_key_id, writer_id, stdin_size, stdin_sha256, stdin_sealed) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                            )
-                            .bind(row.id.clone())
-                            .bind(row.tenant.clone())
-                            .bind(row.submitted_at.clone())
-                            .bind(row.language.clone())
-                            .bind(row.code_size)
-                            .bind(row.code_sha256.clone())
-                            .bind(row.code_sealed.clone())
-                            .bind(row.code_key_id.clone())
-                            .bind(row.writer_id.clone())
-                            .bind(row.stdin.as_ref().map(|i| i.size))
-                            .bind(row.stdin.as_ref().map(|i| i.sha256.clone()))
-                            .bind(row.stdin.as_ref().map(|i| i.sealed.clone()))
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(Self::db_err("insert execution"))?;
-                            Some(event)
-                        }
+                        Op::Begin { event, .. } => Some(event),
+                        Op::Update { event, .. } if plan.folded[i] => Some(event),
                         Op::Update { id, update, event } => {
                             let (affected, conditional) = match update.as_ref() {
                                 RowUpdate::Decided {
@@ -368,22 +481,23 @@ macro_rules! sql_store {
                             &e.payload,
                         );
                         let new_hash = $crate::audit::chain::event_hash(&hash, &canonical);
-                        sqlx::query(
-                            "INSERT INTO audit_events (seq, execution_id, at, kind, payload, prev_hash, hash) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        )
-                        .bind(seq)
-                        .bind(e.execution_id.clone())
-                        .bind(e.at.clone())
-                        .bind(e.kind)
-                        .bind(e.payload.clone())
-                        .bind(hash.clone())
-                        .bind(new_hash.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(Self::db_err("append event"))?;
-                        hash = new_hash;
+                        rows.push((seq, e, std::mem::replace(&mut hash, new_hash.clone()), new_hash));
                     }
+                }
+                for chunk in rows.chunks($crate::audit::store::EVENT_ROWS_PER_INSERT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_events (seq, execution_id, at, kind, payload, prev_hash, hash) ",
+                    );
+                    qb.push_values(chunk, |mut b, (seq, e, prev, new)| {
+                        b.push_bind(*seq)
+                            .push_bind(e.execution_id.clone())
+                            .push_bind(e.at.clone())
+                            .push_bind(e.kind)
+                            .push_bind(e.payload.clone())
+                            .push_bind(prev.clone())
+                            .push_bind(new.clone());
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(Self::db_err("append event"))?;
                 }
                 if seq != start_seq {
                     sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
@@ -652,3 +766,84 @@ pub(crate) use sql_store;
 
 /// A boxed store shared by the log handle and its writer task.
 pub(crate) type DynStore = std::sync::Arc<dyn Store>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> PendingEvent {
+        PendingEvent {
+            execution_id: Some(id.into()),
+            at: String::new(),
+            kind: "x",
+            payload: "{}".into(),
+        }
+    }
+
+    fn begin(id: &str) -> Op {
+        Op::Begin {
+            row: Box::new(NewRow {
+                id: id.into(),
+                tenant: String::new(),
+                submitted_at: String::new(),
+                language: String::new(),
+                code_size: 0,
+                code_sha256: String::new(),
+                code_sealed: Vec::new(),
+                code_key_id: String::new(),
+                writer_id: String::new(),
+                stdin: None,
+            }),
+            event: event(id),
+        }
+    }
+
+    fn update(id: &str, update: RowUpdate) -> Op {
+        Op::Update {
+            id: id.into(),
+            update: Box::new(update),
+            event: event(id),
+        }
+    }
+
+    fn finished() -> RowUpdate {
+        RowUpdate::Finished {
+            exit_code: Some(0),
+            reason: "exited".into(),
+            spec: String::new(),
+            usage: String::new(),
+            durations: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            finished_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn updates_of_rows_begun_in_the_batch_are_folded_into_their_insert() {
+        let ops = vec![
+            begin("a"),
+            Op::Event(event("a")),
+            update("a", finished()),
+            // Begun in an earlier batch: a real UPDATE (which also detects an unknown id).
+            update("b", finished()),
+            begin("c"),
+            // Conditional on the stored row: c keeps plain statements in op order.
+            update(
+                "c",
+                RowUpdate::Interrupted {
+                    finished_at: String::new(),
+                },
+            ),
+            update("c", finished()),
+        ];
+        let plan = BatchPlan::new(&ops);
+        assert_eq!(plan.new_rows.len(), 2);
+        assert_eq!(
+            plan.folded,
+            [false, false, true, false, false, false, false]
+        );
+        assert!(plan.new_rows[0].finished.is_some() && plan.new_rows[0].decided.is_none());
+        assert!(plan.new_rows[1].finished.is_none());
+    }
+}

@@ -225,8 +225,7 @@ impl crate::sandbox::Backend for Unavailable {
     fn run<'a>(
         &'a self,
         _: &'a crate::sandbox::SandboxSpec,
-        _: &'a [u8],
-        _: &'a [u8],
+        program: crate::sandbox::Program<'a>,
         _: &'a mut dyn OutputSink,
         _: crate::sandbox::CancelToken,
     ) -> futures_util::future::BoxFuture<
@@ -235,6 +234,11 @@ impl crate::sandbox::Backend for Unavailable {
     > {
         let msg = self.0.clone();
         Box::pin(async move {
+            // Nothing starts; the pipeline's start record is still completed.
+            program
+                .ready
+                .await
+                .map_err(crate::sandbox::SandboxError::NotRecorded)?;
             Err(crate::sandbox::SandboxError::Connect {
                 endpoint: String::new(),
                 message: msg,

@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    ms, Backend, CancelToken, Durations, OutputSink, RunOutcome, SandboxError, SandboxSpec, Stream,
-    TerminationReason, Usage, EXECUTION_LABEL,
+    ms, Backend, CancelToken, Durations, OutputSink, Program, RunOutcome, SandboxError,
+    SandboxSpec, Stream, TerminationReason, Usage, EXECUTION_LABEL,
 };
 use crate::monitor::{ResourceMonitor, DEFAULT_INTERVAL};
 
@@ -180,11 +180,11 @@ impl DockerBackend {
     async fn run_inner(
         &self,
         spec: &SandboxSpec,
-        code: &[u8],
-        stdin: &[u8],
+        program: Program<'_>,
         sink: &mut dyn OutputSink,
         cancel: CancelToken,
     ) -> Result<RunOutcome, SandboxError> {
+        let Program { code, stdin, ready } = program;
         // Without the split command the runtime would read stdin as more code.
         if !stdin.is_empty() && !spec.has_program_stdin() {
             return Err(SandboxError::Spec(super::spec::SpecError::Limit {
@@ -196,55 +196,62 @@ impl DockerBackend {
         let image = spec.image().to_string();
         let t0 = Instant::now();
 
-        // 1. The image must exist locally: there is no registry to pull from,
-        //    and a missing image is a setup problem with a known fix.
-        let (image_id, _) = self.image_info(&image).await?;
+        // 1-3 run while `ready` (the durable start record) is driven beside
+        // them: the audit commit overlaps creation instead of preceding it.
+        let prepare = async {
+            // 1. The image must exist locally: there is no registry to pull from,
+            //    and a missing image is a setup problem with a known fix.
+            let (image_id, _) = self.image_info(&image).await?;
 
-        // 2. Create with the hardened spec, the only translation there is.
-        let name = format!("cordon-{}", spec.execution_id());
-        let created = docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                spec.to_docker(),
-            )
-            .await
-            .map_err(|source| {
-                if is_not_found(&source) {
-                    SandboxError::ImageMissing {
-                        image: image.clone(),
+            // 2. Create with the hardened spec, the only translation there is.
+            let name = format!("cordon-{}", spec.execution_id());
+            let created = docker
+                .create_container(
+                    Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                    spec.to_docker(),
+                )
+                .await
+                .map_err(|source| {
+                    if is_not_found(&source) {
+                        SandboxError::ImageMissing {
+                            image: image.clone(),
+                        }
+                    } else {
+                        SandboxError::CreateContainer {
+                            image: image.clone(),
+                            source,
+                        }
                     }
-                } else {
-                    SandboxError::CreateContainer {
-                        image: image.clone(),
-                        source,
-                    }
-                }
-            })?;
-        let id = created.id;
-        // From here on, every exit path removes the container.
-        let mut guard = Guard {
-            docker: docker.clone(),
-            id: Some(id.clone()),
+                })?;
+            let id = created.id;
+            // From here on, every exit path removes the container.
+            let guard = Guard {
+                docker: docker.clone(),
+                id: Some(id.clone()),
+            };
+            let t_created = Instant::now();
+
+            // 3. Attach before start so no output is lost and stdin is ready.
+            let attach_opts = AttachContainerOptionsBuilder::default()
+                .stdin(true)
+                .stdout(true)
+                .stderr(true)
+                .stream(true)
+                .logs(false)
+                .build();
+            let attach = docker
+                .attach_container(&id, Some(attach_opts))
+                .await
+                .map_err(|source| SandboxError::Attach {
+                    id: id.clone(),
+                    source,
+                })?;
+            Ok::<_, SandboxError>((image_id, id, guard, t_created, attach.output, attach.input))
         };
-        let t_created = Instant::now();
-
-        // 3. Attach before start so no output is lost and stdin is ready.
-        let attach_opts = AttachContainerOptionsBuilder::default()
-            .stdin(true)
-            .stdout(true)
-            .stderr(true)
-            .stream(true)
-            .logs(false)
-            .build();
-        let attach = docker
-            .attach_container(&id, Some(attach_opts))
-            .await
-            .map_err(|source| SandboxError::Attach {
-                id: id.clone(),
-                source,
-            })?;
-        let mut output = attach.output;
-        let mut input = attach.input;
+        let (prepared, ready) = tokio::join!(prepare, ready);
+        let (image_id, id, mut guard, t_created, mut output, mut input) = prepared?;
+        // Not recorded, not started: the guard removes the created container.
+        ready.map_err(SandboxError::NotRecorded)?;
 
         // 4. Start.
         docker
@@ -598,12 +605,11 @@ impl Backend for DockerBackend {
     fn run<'a>(
         &'a self,
         spec: &'a SandboxSpec,
-        code: &'a [u8],
-        stdin: &'a [u8],
+        program: Program<'a>,
         sink: &'a mut dyn OutputSink,
         cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>> {
-        Box::pin(self.run_inner(spec, code, stdin, sink, cancel))
+        Box::pin(self.run_inner(spec, program, sink, cancel))
     }
 
     fn preflight<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Result<(), SandboxError>> {

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use futures_util::future::BoxFuture;
 
 use super::{
-    Backend, CancelToken, Durations, OutputSink, RunOutcome, SandboxError, SandboxSpec, Stream,
-    TerminationReason, Usage,
+    Backend, CancelToken, Durations, OutputSink, Program, RunOutcome, SandboxError, SandboxSpec,
+    Stream, TerminationReason, Usage,
 };
 
 /// What the fake answers.
@@ -64,8 +64,7 @@ impl Backend for RecordingBackend {
     fn run<'a>(
         &'a self,
         spec: &'a SandboxSpec,
-        _code: &'a [u8],
-        _stdin: &'a [u8],
+        program: Program<'a>,
         sink: &'a mut dyn OutputSink,
         _cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>> {
@@ -76,6 +75,7 @@ impl Backend for RecordingBackend {
             if let Some(e) = self.error(spec.image()) {
                 return Err(e);
             }
+            program.ready.await.map_err(SandboxError::NotRecorded)?;
             let (stdout, code) = match &self.script {
                 Script::Exit { stdout, code } => (stdout.clone(), *code),
                 _ => (String::new(), 0),

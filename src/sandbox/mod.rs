@@ -167,6 +167,8 @@ mod bytes_lossy {
 /// failed and what it acted on; none of them ever falls back to the host.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
+    #[error("not run: the audit log could not record the start: {0}")]
+    NotRecorded(String),
     #[error("cannot reach the Docker engine at {endpoint}: {message}. Start dockerd (see README) or point DOCKER_HOST at a running engine")]
     Connect { endpoint: String, message: String },
     #[error("image {image} not found: run `cordon images build`")]
@@ -204,6 +206,29 @@ pub enum SandboxError {
     Spec(#[from] SpecError),
 }
 
+/// What a backend runs.
+pub struct Program<'a> {
+    pub code: &'a [u8],
+    /// The program's standard input; must be empty unless the spec was made
+    /// with [`SandboxSpec::with_program_stdin`].
+    pub stdin: &'a [u8],
+    /// Resolves when the program may start (the pipeline: once its `started`
+    /// record is durable). Backends poll it alongside their own set-up, so
+    /// the audit commit overlaps container creation instead of preceding it.
+    pub ready: BoxFuture<'a, Result<(), String>>,
+}
+
+impl<'a> Program<'a> {
+    /// A program that may start at once.
+    pub fn new(code: &'a [u8], stdin: &'a [u8]) -> Self {
+        Program {
+            code,
+            stdin,
+            ready: Box::pin(async { Ok(()) }),
+        }
+    }
+}
+
 /// Lets a caller stop a run early (`POST /v1/executions/{id}/cancel`, shutdown).
 pub type CancelToken = tokio_util::sync::CancellationToken;
 
@@ -212,15 +237,15 @@ pub trait Backend: Send + Sync {
     /// Short name for logs and the audit record (`docker`).
     fn name(&self) -> &'static str;
 
-    /// Runs `code` under `spec`, streaming kept output to `sink`. `stdin` is
-    /// the program's standard input; it must be empty unless the spec was made
-    /// with [`SandboxSpec::with_program_stdin`]. When `cancel` fires, the
-    /// sandbox is killed and the run ends as `interrupted`.
+    /// Runs `program` under `spec`, streaming kept output to `sink`. The
+    /// backend drives `program.ready` while it prepares the sandbox and
+    /// starts nothing until it has resolved; if it fails, nothing starts.
+    /// When `cancel` fires, the sandbox is killed and the run ends as
+    /// `interrupted`.
     fn run<'a>(
         &'a self,
         spec: &'a SandboxSpec,
-        code: &'a [u8],
-        stdin: &'a [u8],
+        program: Program<'a>,
         sink: &'a mut dyn OutputSink,
         cancel: CancelToken,
     ) -> BoxFuture<'a, Result<RunOutcome, SandboxError>>;
