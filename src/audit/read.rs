@@ -439,6 +439,16 @@ impl AuditLog {
     /// run it again (an approved review). Refuses when either does not match
     /// the digest recorded beside it: what runs must be what was vetted.
     pub async fn reveal_input(&self, id: &str) -> Result<RevealedInput, AuditError> {
+        let (_, row) = self.row_of(id).await?;
+        let (input, problems) = self.open_input(&row)?;
+        if !problems.is_empty() {
+            return Err(AuditError::Unseal(problems.join("; ")));
+        }
+        Ok(input)
+    }
+
+    /// The normalised id and the row of one execution.
+    async fn row_of(&self, id: &str) -> Result<(String, ExecRow), AuditError> {
         let id = id.trim().to_ascii_lowercase();
         let row = self
             .inner
@@ -446,11 +456,7 @@ impl AuditLog {
             .execution(&id)
             .await?
             .ok_or_else(|| AuditError::UnknownExecution(id.clone()))?;
-        let (input, problems) = self.open_input(&row)?;
-        if !problems.is_empty() {
-            return Err(AuditError::Unseal(problems.join("; ")));
-        }
-        Ok(input)
+        Ok((id, row))
     }
 
     /// Unseals code and stdin; digest mismatches are returned, not raised.
@@ -476,13 +482,7 @@ impl AuditLog {
 
     /// The full record of one execution; the code only with `reveal_code` and the key.
     pub async fn show(&self, id: &str, reveal_code: bool) -> Result<ShowRecord, AuditError> {
-        let id = id.trim().to_ascii_lowercase();
-        let row = self
-            .inner
-            .store
-            .execution(&id)
-            .await?
-            .ok_or_else(|| AuditError::UnknownExecution(id.clone()))?;
+        let (id, row) = self.row_of(id).await?;
         let events = self.inner.store.events_of(&id).await?;
         let mut mismatches = row_mismatches(&row, &events);
         let (code, stdin) = if reveal_code {

@@ -278,14 +278,7 @@ fn check_common(
         .map_err(|e: crate::language::UnknownLanguage| {
             ApiError::bad("unknown_language", e.to_string())
         })?;
-    let max = state.config().max_code.0;
-    if code.len() as u64 > max {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "code is {} bytes; the limit is {} bytes",
-            code.len(),
-            max
-        )));
-    }
+    within_limit("code", code.len(), state.config().max_code.0)?;
     let name = policy.unwrap_or(&state.config().default_policy);
     let policy = state.inner().policies.get(name).cloned().ok_or_else(|| {
         ApiError::bad(
@@ -569,14 +562,7 @@ pub async fn create_execution(
     caller.require(&[Role::Submitter], "submit code")?;
     let req: ExecutionRequest = decode(body)?;
     let stdin = req.stdin.unwrap_or_default().into_bytes();
-    let max_stdin = state.config().max_stdin.0;
-    if stdin.len() as u64 > max_stdin {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "stdin is {} bytes; the limit is {} bytes",
-            stdin.len(),
-            max_stdin
-        )));
-    }
+    within_limit("stdin", stdin.len(), state.config().max_stdin.0)?;
     let c = check_common(
         &state,
         &req.language,
@@ -632,6 +618,16 @@ pub async fn create_execution(
     }
     let status = exec.state().status;
     Ok((StatusCode::ACCEPTED, Json(accepted(&exec, status))).into_response())
+}
+
+/// `413 payload_too_large` when a decoded field is over its configured size.
+fn within_limit(what: &str, len: usize, max: u64) -> Result<(), ApiError> {
+    if len as u64 > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "{what} is {len} bytes; the limit is {max} bytes"
+        )));
+    }
+    Ok(())
 }
 
 fn accepted(exec: &Exec, status: Status) -> Accepted {
