@@ -34,7 +34,8 @@ if [[ "$SKIP_SETUP" == 0 ]]; then
     bash "$REPO_ROOT/scripts/setup.sh" --cargo="$PROFILE" || { echo "demo: setup failed" >&2; exit 1; }
 fi
 
-CORDON="${CORDON:-$REPO_ROOT/target/$PROFILE/cordon}"
+# Where cargo put it: $CARGO_TARGET_DIR when set (a shared build cache), else ./target.
+CORDON="${CORDON:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/$PROFILE/cordon}"
 [[ -x "$CORDON" ]] || { echo "demo: $CORDON not found; run scripts/setup.sh --cargo=$PROFILE" >&2; exit 1; }
 cd "$REPO_ROOT" || exit 1
 
