@@ -112,6 +112,33 @@ async fn run_gives_the_program_a_stdin_file_and_audits_it() {
     assert!(shown.contains("stdin\nalpha\nbeta\ngamma\n"), "{shown}");
 }
 
+#[test]
+fn run_refuses_a_stdin_over_its_limit_before_anything_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prog = dir.path().join("p.py");
+    std::fs::write(&prog, "print(1)\n").unwrap();
+    let big = dir.path().join("big.txt");
+    std::fs::write(&big, vec![b'x'; (16 << 20) + 1]).unwrap();
+    let o = cordon(
+        &[
+            "run",
+            "--no-audit",
+            "--stdin",
+            big.to_str().unwrap(),
+            prog.to_str().unwrap(),
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(120), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("is over the 16Mi"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(text(&o.stdout).is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn run_reports_a_kill_with_a_distinct_exit_code_and_one_line() {
     if !engine("run_reports_a_kill_with_a_distinct_exit_code_and_one_line").await {

@@ -152,6 +152,37 @@ async fn program_stdin_arrives_whole_after_a_large_program_in_every_language() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn stdin_for_a_spec_without_the_split_command_is_refused_before_any_container() {
+    use cordon::sandbox::{Backend, CancelToken, NullSink, Program, SandboxError, SandboxSpec};
+    let d = engine!("stdin_for_a_spec_without_the_split_command_is_refused_before_any_container");
+    let id = uuid::Uuid::new_v4();
+    let limits = cordon::policy::Limits {
+        cpus: 0.5,
+        memory: cordon::units::ByteSize(64 << 20),
+        pids: 16,
+        wall: "5s".parse().unwrap(),
+        cpu_time: "5s".parse().unwrap(),
+        output: cordon::units::ByteSize(1 << 20),
+        tmpfs: cordon::units::ByteSize(8 << 20),
+    };
+    // Made without `with_program_stdin`: the runtime would read the stdin as more code.
+    let spec = SandboxSpec::new(id, Language::Python, "cordon/python:3.11", &limits).unwrap();
+    let r = d
+        .run(
+            &spec,
+            Program::new(b"print('ran')", b"print('stdin ran as code')"),
+            &mut NullSink,
+            CancelToken::new(),
+        )
+        .await;
+    match r {
+        Err(SandboxError::Spec(e)) => assert!(e.to_string().contains("stdin"), "{e}"),
+        other => panic!("expected a spec error, got {other:?}"),
+    }
+    assert_no_container(&d, &id.to_string()).await;
+}
+
 /// Fails the `started` record after the container has had time to be created.
 struct StartNotDurable;
 

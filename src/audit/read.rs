@@ -489,7 +489,7 @@ impl AuditLog {
             let (input, problems) = self.open_input(&row)?;
             mismatches.extend(problems);
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-            let stdin = (row.stdin_sealed.is_some()).then(|| text(&input.stdin));
+            let stdin = row.stdin_sealed.is_some().then(|| text(&input.stdin));
             (Some(text(&input.code)), stdin)
         } else {
             (None, None)

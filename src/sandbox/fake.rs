@@ -72,10 +72,14 @@ impl Backend for RecordingBackend {
             if let Ok(mut r) = self.runs.lock() {
                 r.push(spec.clone());
             }
+            // Like the Docker backend: the start record is always driven to
+            // its end, a set-up failure wins over it, and nothing "starts"
+            // unless it is durable.
+            let ready = program.ready.await;
             if let Some(e) = self.error(spec.image()) {
                 return Err(e);
             }
-            program.ready.await.map_err(SandboxError::NotRecorded)?;
+            ready.map_err(SandboxError::NotRecorded)?;
             let (stdout, code) = match &self.script {
                 Script::Exit { stdout, code } => (stdout.clone(), *code),
                 _ => (String::new(), 0),
