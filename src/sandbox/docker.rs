@@ -177,6 +177,23 @@ impl DockerBackend {
         Ok(reaped)
     }
 
+    /// Force-removes the containers of these executions (left by a cordon
+    /// process that died); returns the execution ids whose container was
+    /// removed. Containers of other executions are left alone.
+    pub async fn remove_containers_of(
+        &self,
+        executions: &[String],
+    ) -> Result<Vec<String>, SandboxError> {
+        let mut removed = Vec::new();
+        for (id, exec) in self.labelled_containers().await? {
+            if executions.contains(&exec) {
+                remove(&self.docker, &id).await;
+                removed.push(exec);
+            }
+        }
+        Ok(removed)
+    }
+
     async fn run_inner(
         &self,
         spec: &SandboxSpec,
@@ -252,6 +269,27 @@ impl DockerBackend {
         let (image_id, id, mut guard, t_created, mut output, mut input) = prepared?;
         // Not recorded, not started: the guard removes the created container.
         ready.map_err(SandboxError::NotRecorded)?;
+        // Interrupted while the sandbox was being set up: nothing starts,
+        // and the created container goes now rather than after a kill.
+        if cancel.is_cancelled() {
+            guard.remove_now().await;
+            return Ok(RunOutcome {
+                container_id: id,
+                exit_code: None,
+                reason: TerminationReason::Interrupted,
+                detail: Some("interrupted before the program started".into()),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                stdout_truncated: false,
+                stderr_truncated: false,
+                usage: Usage::default(),
+                image_id,
+                durations_ms: Durations {
+                    create_ms: ms(t_created - t0),
+                    ..Durations::default()
+                },
+            });
+        }
 
         // 4. Start.
         docker
@@ -381,6 +419,21 @@ impl DockerBackend {
             oom = engine_reported_oom(docker, &id, started_at_unix).await;
         }
         let pids_hit = monitor.pids_limit_hit();
+        // The in-sandbox deadline fired before cordon's own one was seen
+        // (a stalled engine call or a busy host): still a timeout.
+        let kill = kill.or_else(|| {
+            (exit_code == Some(super::spec::DEADLINE_EXIT) && ran_past_wall(&state, spec)).then(
+                || {
+                    (
+                        TerminationReason::Timeout,
+                        format!(
+                            "timeout after {} (killed by the in-sandbox deadline)",
+                            crate::units::HumanDuration(spec.wall())
+                        ),
+                    )
+                },
+            )
+        });
         let (reason, detail) = settle_reason(kill, oom, pids_hit, spec);
         let (reason, detail) = match (reason, delivery_error) {
             (TerminationReason::Exited, Some(e)) if exit_code != Some(0) => (
@@ -412,6 +465,19 @@ impl DockerBackend {
             image_id,
             durations_ms: durations,
         })
+    }
+}
+
+/// Whether the engine saw the container run for at least the wall limit
+/// (its own start and finish times, so a slow `start` call does not count).
+fn ran_past_wall(state: &bollard::models::ContainerState, spec: &SandboxSpec) -> bool {
+    let parse = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    match (parse(&state.started_at), parse(&state.finished_at)) {
+        (Some(start), Some(end)) => (end - start).to_std().is_ok_and(|ran| ran >= spec.wall()),
+        _ => false,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The seccomp profile every sandbox runs under: an allowlist, like the
 //! engine's default profile, that additionally refuses every way one process
 //! can read or steer another (`ptrace`, `process_vm_readv`/`writev`,
-//! `pidfd_getfd`, `process_madvise`, `kcmp`).
+//! `pidfd_getfd`, `process_madvise`, `kcmp`), sockets of address families
+//! the runtimes do not use, and `memfd_create`.
 //!
 //! Why not the engine default: it allows `ptrace` on kernels >= 4.8, so two
 //! processes of one submission (same uid, same PID namespace) could trace
@@ -17,6 +18,22 @@
 //!   namespaces, kexec, BPF, perf, NUMA policy, clock setting, ...), plus
 //!   the process-inspection ones above and `io_uring` (a large kernel
 //!   surface the three runtimes do not need);
+//! - `socket` and `socketpair` are allowed only for the address families
+//!   the runtimes use: `AF_UNIX`, `AF_INET`, `AF_INET6`, and `AF_NETLINK`
+//!   with protocol `NETLINK_ROUTE` (glibc's `getifaddrs`, behind Node's
+//!   `os.networkInterfaces()`, lists interfaces through it). Every other
+//!   family answers `EAFNOSUPPORT`, as a kernel without it would: `network:
+//!   none` empties the network namespace, but `AF_VSOCK` reaches the
+//!   hypervisor host, `AF_ALG` the kernel's crypto API, and others make the
+//!   kernel load a protocol module on the sandbox's behalf. The family is
+//!   compared as all 64 bits of the register: a value with high bits set
+//!   (the same `int` family to the kernel) matches no allowed family and
+//!   is refused by the `> AF_NETLINK` rule;
+//! - `memfd_create` answers `EPERM`: `/tmp` and `/dev/shm` are `noexec`,
+//!   and a memfd is the one writable file left that `execve` would run.
+//!   None of the three runtimes needs it (`tests/escape_docker.rs` runs
+//!   multiprocessing, shared memory, worker threads, wasm and ctypes
+//!   without it);
 //! - `clone` is allowed only without namespace flags, `clone3` answers
 //!   `ENOSYS` (its flags are in memory, where seccomp cannot look), and
 //!   `personality` only with the values the engine default allows;
@@ -33,11 +50,20 @@ use std::sync::OnceLock;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// Name of the profile in results and audit records.
-pub const PROFILE_NAME: &str = "cordon-v1";
+/// Name of the profile in results and audit records (v2: socket families
+/// narrowed, `memfd_create` refused).
+pub const PROFILE_NAME: &str = "cordon-v2";
 
 const EPERM: u32 = 1;
 const ENOSYS: u32 = 38;
+const EAFNOSUPPORT: u32 = 97;
+/// Address families `socket`/`socketpair` may create.
+const AF_UNIX: u64 = 1;
+const AF_INET: u64 = 2;
+const AF_INET6: u64 = 10;
+const AF_NETLINK: u64 = 16;
+/// The only netlink protocol allowed: routing (interface and address lists).
+const NETLINK_ROUTE: u64 = 0;
 /// Namespace flags of `clone`: NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET.
 const CLONE_NAMESPACE_FLAGS: u64 = 0x7E02_0000;
 
@@ -165,7 +191,6 @@ const ALLOWED: &[&str] = &[
     "lstat",
     "madvise",
     "membarrier",
-    "memfd_create",
     "memfd_secret",
     "mincore",
     "mkdir",
@@ -290,8 +315,6 @@ const ALLOWED: &[&str] = &[
     "sigaltstack",
     "signalfd",
     "signalfd4",
-    "socket",
-    "socketpair",
     "splice",
     "stat",
     "statfs",
@@ -364,6 +387,7 @@ const DENIED: &[&str] = &[
     "keyctl",
     "lookup_dcookie",
     "mbind",
+    "memfd_create",
     "migrate_pages",
     "modify_ldt",
     "mount",
@@ -414,7 +438,7 @@ pub fn profile_json() -> &'static str {
     JSON.get_or_init(|| profile().to_string())
 }
 
-/// `cordon-v1 sha256:<hex>`: which profile, exactly, a sandbox ran under.
+/// `cordon-v2 sha256:<hex>`: which profile, exactly, a sandbox ran under.
 pub fn profile_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
@@ -440,6 +464,7 @@ fn profile() -> Value {
         }),
         json!({ "names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS }),
     ];
+    syscalls.extend(socket_rules());
     for value in personality_values {
         syscalls.push(json!({
             "names": ["personality"],
@@ -456,6 +481,83 @@ fn profile() -> Value {
         ],
         "syscalls": syscalls
     })
+}
+
+/// `socket` and `socketpair` by address family (argument 0). The rules
+/// cover every 64-bit value without overlapping, so no two actions compete:
+/// the allowed families by equality, netlink split by protocol (argument
+/// 2), each refused family below netlink by equality, and everything above
+/// netlink (including values with high bits set) by one comparison.
+fn socket_rules() -> Vec<Value> {
+    let names = ["socket", "socketpair"];
+    let eq = |index: u32, value: u64| json!({ "index": index, "value": value, "valueTwo": 0, "op": "SCMP_CMP_EQ" });
+    let mut rules = Vec::new();
+    for family in [AF_UNIX, AF_INET, AF_INET6] {
+        rules.push(json!({ "names": names, "action": "SCMP_ACT_ALLOW", "args": [eq(0, family)] }));
+    }
+    rules.push(json!({
+        "names": names,
+        "action": "SCMP_ACT_ALLOW",
+        "args": [eq(0, AF_NETLINK), eq(2, NETLINK_ROUTE)]
+    }));
+    rules.push(json!({
+        "names": names,
+        "action": "SCMP_ACT_ERRNO",
+        "errnoRet": EAFNOSUPPORT,
+        "args": [
+            eq(0, AF_NETLINK),
+            { "index": 2, "value": NETLINK_ROUTE, "valueTwo": 0, "op": "SCMP_CMP_NE" }
+        ]
+    }));
+    for family in (0..AF_NETLINK).filter(|f| ![AF_UNIX, AF_INET, AF_INET6].contains(f)) {
+        rules.push(json!({
+            "names": names,
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": EAFNOSUPPORT,
+            "args": [eq(0, family)]
+        }));
+    }
+    rules.push(json!({
+        "names": names,
+        "action": "SCMP_ACT_ERRNO",
+        "errnoRet": EAFNOSUPPORT,
+        "args": [{ "index": 0, "value": AF_NETLINK, "valueTwo": 0, "op": "SCMP_CMP_GT" }]
+    }));
+    rules
+}
+
+/// What the profile answers to `socket(family, _, protocol)`: `None` for
+/// allowed, `Some(errno)` for refused. Evaluates [`socket_rules`] the way
+/// the kernel's filter does, so tests can check the rules, not a copy of them.
+#[cfg(test)]
+fn socket_verdict(family: u64, protocol: u64) -> Option<u32> {
+    let holds = |cond: &Value| {
+        let arg = match cond["index"].as_u64() {
+            Some(0) => family,
+            Some(2) => protocol,
+            _ => return false,
+        };
+        let value = cond["value"].as_u64().unwrap_or(u64::MAX);
+        match cond["op"].as_str() {
+            Some("SCMP_CMP_EQ") => arg == value,
+            Some("SCMP_CMP_NE") => arg != value,
+            Some("SCMP_CMP_GT") => arg > value,
+            _ => false,
+        }
+    };
+    let matching: Vec<Value> = socket_rules()
+        .into_iter()
+        .filter(|r| r["args"].as_array().is_some_and(|a| a.iter().all(holds)))
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "family {family:#x} protocol {protocol}: {matching:?}"
+    );
+    match matching[0]["action"].as_str() {
+        Some("SCMP_ACT_ALLOW") => None,
+        _ => Some(matching[0]["errnoRet"].as_u64().unwrap_or(0) as u32),
+    }
 }
 
 #[cfg(test)]
@@ -486,7 +588,11 @@ mod tests {
         ] {
             assert!(denied.contains(&name), "{name} must be denied");
         }
-        for name in ["clone", "clone3", "personality"] {
+        assert!(
+            denied.contains(&"memfd_create"),
+            "memfd_create must be denied"
+        );
+        for name in ["clone", "clone3", "personality", "socket", "socketpair"] {
             assert!(
                 !allowed.contains(&name) && !denied.contains(&name),
                 "{name} is conditional"
@@ -502,8 +608,40 @@ mod tests {
         let rules = v["syscalls"].as_array().unwrap();
         let clone = rules.iter().find(|r| r["names"][0] == "clone").unwrap();
         assert_eq!(clone["args"][0]["value"], CLONE_NAMESPACE_FLAGS);
-        assert!(profile_id().starts_with("cordon-v1 sha256:"));
-        assert_eq!(profile_id().len(), "cordon-v1 sha256:".len() + 64);
+        assert!(profile_id().starts_with("cordon-v2 sha256:"));
+        assert_eq!(profile_id().len(), "cordon-v2 sha256:".len() + 64);
+    }
+
+    #[test]
+    fn only_the_runtimes_socket_families_are_allowed() {
+        // Exactly one rule matches each value (no competing actions).
+        for family in 0..200u64 {
+            for protocol in [0, 1, 9, 15, 16, 21] {
+                let verdict = socket_verdict(family, protocol);
+                let allowed = matches!(family, AF_UNIX | AF_INET | AF_INET6)
+                    || (family == AF_NETLINK && protocol == NETLINK_ROUTE);
+                if allowed {
+                    assert_eq!(verdict, None, "family {family} protocol {protocol}");
+                } else {
+                    assert_eq!(
+                        verdict,
+                        Some(EAFNOSUPPORT),
+                        "family {family} protocol {protocol}"
+                    );
+                }
+            }
+        }
+        // AF_VSOCK, AF_INET and AF_NETLINK with high bits set: the kernel
+        // truncates to int, the filter must not.
+        for value in [
+            (1u64 << 32) | 40,
+            (1 << 32) | AF_INET,
+            (1 << 63) | AF_NETLINK,
+            u64::MAX,
+        ] {
+            assert_eq!(socket_verdict(value, 0), Some(EAFNOSUPPORT), "{value:#x}");
+        }
+        assert_eq!(socket_verdict(AF_NETLINK, 1 << 32), Some(EAFNOSUPPORT));
     }
 
     /// Every syscall in the installed x86-64 table is allowed, denied or
@@ -521,7 +659,7 @@ mod tests {
             .iter()
             .chain(DENIED)
             .copied()
-            .chain(["clone", "clone3", "personality"])
+            .chain(["clone", "clone3", "personality", "socket", "socketpair"])
             .collect();
         let missing: Vec<&str> = text
             .lines()

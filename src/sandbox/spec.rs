@@ -18,7 +18,15 @@
 //!   so a flood of output never lands on the host's disk;
 //! - an environment holding only what the runtime needs;
 //! - label `cordon.execution=<id>` so a restarted gateway can reap orphans;
-//! - code delivered through the attached stdin, never a host path.
+//! - code delivered through the attached stdin, never a host path;
+//! - a deadline enforced from inside: the container's PID 1 is `timeout -s
+//!   KILL` (coreutils, in every image) at the wall limit plus
+//!   [`DEADLINE_GRACE`], so the sandbox ends even when cordon itself dies
+//!   (SIGKILL, OOM, a lost client) and cannot kill it at the wall limit.
+//!   PID 1 of a PID namespace ignores the signals it has no handler for
+//!   when they come from inside, so the program can neither kill nor stop
+//!   the wrapper, and when PID 1 exits the kernel kills every process left
+//!   in the namespace.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -35,6 +43,13 @@ pub const EXECUTION_LABEL: &str = "cordon.execution";
 /// The uid and gid code runs as (`nobody`).
 pub const SANDBOX_USER: &str = "65534:65534";
 const NOFILE: i64 = 256;
+/// How long past the wall limit the in-sandbox deadline waits before it
+/// kills the program: cordon's own deadline (at the wall limit) normally
+/// comes first; this one only matters when cordon is gone or stalled.
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+/// Exit status the container reports when the in-sandbox deadline killed
+/// the program (SIGKILL: 128 + 9).
+pub const DEADLINE_EXIT: i64 = 137;
 const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Why a spec could not be built.
@@ -201,6 +216,27 @@ impl SandboxSpec {
         self.tmpfs_bytes
     }
 
+    /// The in-sandbox deadline: the wall limit rounded up to whole seconds
+    /// (the unit every `timeout` implementation takes) plus [`DEADLINE_GRACE`].
+    pub fn in_sandbox_deadline(&self) -> Duration {
+        let wall_secs = self.wall.as_millis().div_ceil(1000) as u64;
+        Duration::from_secs(wall_secs.max(1)) + DEADLINE_GRACE
+    }
+
+    /// The container's command: [`Self::program_command`] under the
+    /// in-sandbox deadline. `timeout` is PID 1; the program is its child and
+    /// inherits the attached stdin.
+    pub fn command(&self) -> Vec<String> {
+        let mut cmd = vec![
+            "timeout".to_string(),
+            "-s".to_string(),
+            "KILL".to_string(),
+            self.in_sandbox_deadline().as_secs().to_string(),
+        ];
+        cmd.extend(self.program_command());
+        cmd
+    }
+
     /// The command that reads the program from stdin and runs it.
     ///
     /// Without program stdin, the program's own stdin is empty: Python and
@@ -212,7 +248,7 @@ impl SandboxSpec {
     /// With program stdin, `head -c N` (which reads no byte past N) copies
     /// the script to the tmpfs and the runtime runs that file, inheriting the
     /// rest of the attached stdin.
-    pub fn command(&self) -> Vec<String> {
+    pub fn program_command(&self) -> Vec<String> {
         if let Some(n) = self.script_bytes {
             let (shell, runtime, ext) = match self.language {
                 Language::Python => ("/bin/sh", "python3", "py"),
@@ -361,6 +397,7 @@ impl SandboxSpec {
             "tmpfs": format!("/tmp rw,noexec,nosuid,nodev,size={}", self.tmpfs_bytes),
             "ulimits": { "nofile": self.nofile, "fsize": self.tmpfs_bytes, "core": 0 },
             "program_stdin": self.script_bytes.is_some(),
+            "in_sandbox_deadline_ms": self.in_sandbox_deadline().as_millis() as u64,
         })
     }
 
@@ -393,13 +430,13 @@ mod tests {
     #[test]
     fn program_stdin_splits_the_attached_stdin_after_the_code() {
         let base = |l| SandboxSpec::new(Uuid::nil(), l, "img", &limits()).unwrap();
-        assert_eq!(base(Language::Python).command(), ["python3", "-"]);
+        assert_eq!(base(Language::Python).program_command(), ["python3", "-"]);
         assert!(!base(Language::Python).summary()["program_stdin"]
             .as_bool()
             .unwrap());
         let py = base(Language::Python).with_program_stdin(1234).unwrap();
         assert_eq!(
-            py.command(),
+            py.program_command(),
             [
                 "/bin/sh",
                 "-c",
@@ -413,11 +450,11 @@ mod tests {
             "the engine runs the split command"
         );
         let js = base(Language::Javascript).with_program_stdin(7).unwrap();
-        assert!(js.command()[2].ends_with("exec node /tmp/.cordon-main.js"));
+        assert!(js.program_command()[2].ends_with("exec node /tmp/.cordon-main.js"));
         let sh = base(Language::Bash).with_program_stdin(7).unwrap();
-        assert_eq!(sh.command()[0], "/bin/bash");
+        assert_eq!(sh.program_command()[0], "/bin/bash");
         assert!(
-            !sh.command()[2].contains("/dev/null"),
+            !sh.program_command()[2].contains("/dev/null"),
             "bash keeps the program's stdin"
         );
         // The code must fit in the tmpfs it is copied to: refused, not truncated.
@@ -463,7 +500,7 @@ mod tests {
         assert!(spec.summary()["seccomp"]
             .as_str()
             .unwrap()
-            .starts_with("cordon-v1 sha256:"));
+            .starts_with("cordon-v2 sha256:"));
         assert!(h.binds.unwrap().is_empty());
         assert!(h.tmpfs.unwrap()["/tmp"].contains("noexec"));
         assert_eq!(body.user.as_deref(), Some(SANDBOX_USER));
@@ -472,6 +509,33 @@ mod tests {
             Uuid::nil().to_string()
         );
         assert!(body.env.unwrap().iter().all(|e| !e.starts_with("CORDON")));
+    }
+
+    #[test]
+    fn the_program_runs_under_an_in_sandbox_deadline() {
+        let spec = SandboxSpec::new(Uuid::nil(), Language::Python, "img", &limits()).unwrap();
+        // 10 s wall + 2 s grace; the program's own command follows unchanged.
+        assert_eq!(spec.in_sandbox_deadline(), Duration::from_secs(12));
+        assert_eq!(
+            spec.to_docker().cmd,
+            Some(
+                ["timeout", "-s", "KILL", "12", "python3", "-"]
+                    .map(String::from)
+                    .to_vec()
+            )
+        );
+        // A fraction of a second rounds up, never down to an earlier kill.
+        let short = spec.clone().tighten_wall(Duration::from_millis(1500));
+        assert_eq!(short.in_sandbox_deadline(), Duration::from_secs(4));
+        let tiny = spec.tighten_wall(Duration::from_millis(1));
+        assert_eq!(tiny.in_sandbox_deadline(), Duration::from_secs(3));
+        let sh = SandboxSpec::new(Uuid::nil(), Language::Bash, "img", &limits())
+            .unwrap()
+            .with_program_stdin(7)
+            .unwrap();
+        assert_eq!(&sh.command()[..4], ["timeout", "-s", "KILL", "12"]);
+        assert_eq!(&sh.command()[4..], sh.program_command().as_slice());
+        assert_eq!(sh.summary()["in_sandbox_deadline_ms"], 12_000);
     }
 
     #[test]
