@@ -316,6 +316,8 @@ struct Inner {
     failures: Arc<Failures>,
     writer_id: String,
     backend: Backend,
+    /// Executions of dead cordon processes this open marked `interrupted`.
+    interrupted_on_open: Vec<String>,
 }
 
 /// Handle to the audit log; cheap to clone, shared by the pipeline and the server.
@@ -414,9 +416,9 @@ impl AuditLog {
             )
             .await?;
         let interrupted = writer::sweep_interrupted(&store, &me).await?;
-        if interrupted > 0 {
+        if !interrupted.is_empty() {
             tracing::warn!(
-                count = interrupted,
+                count = interrupted.len(),
                 "marked executions of a stopped cordon process as interrupted"
             );
         }
@@ -431,6 +433,7 @@ impl AuditLog {
                 failures,
                 writer_id: me.id,
                 backend,
+                interrupted_on_open: interrupted,
             }),
         })
     }
@@ -453,8 +456,16 @@ impl AuditLog {
                 failures: Arc::new(Failures::default()),
                 writer_id: String::new(),
                 backend,
+                interrupted_on_open: Vec::new(),
             }),
         })
+    }
+
+    /// Ids of the executions of dead cordon processes that opening this log
+    /// marked `interrupted`: their containers may still exist, and whoever
+    /// can reach the engine should remove them.
+    pub fn interrupted_on_open(&self) -> &[String] {
+        &self.inner.interrupted_on_open
     }
 
     /// Id of the loaded key, if any.

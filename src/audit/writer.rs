@@ -199,14 +199,15 @@ fn is_alive(w: &WriterRow, me: &WriterInfo, now: chrono::DateTime<chrono::Utc>) 
     true
 }
 
-/// Marks executions whose writer is gone as `interrupted`; returns how many.
+/// Marks executions whose writer is gone as `interrupted`; returns their ids
+/// (so the caller can remove containers the dead process left).
 pub(crate) async fn sweep_interrupted(
     store: &DynStore,
     me: &WriterInfo,
-) -> Result<usize, AuditError> {
+) -> Result<Vec<String>, AuditError> {
     let unfinished = store.unfinished().await?;
     if unfinished.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let now = chrono::Utc::now();
     let writers = store.writers().await?;
@@ -239,14 +240,20 @@ pub(crate) async fn sweep_interrupted(
             }
         })
         .collect();
-    let n = ops.len();
+    let ids: Vec<String> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Update { id, .. } => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
     for chunk in ops.chunks(MAX_BATCH) {
         commit_with_retry(store, chunk).await?;
     }
     for w in writers.iter().filter(|w| !alive.contains(w.id.as_str())) {
         store.delete_writer(&w.id).await?;
     }
-    Ok(n)
+    Ok(ids)
 }
 
 /// Runs until every sender is dropped, then drains and unregisters.

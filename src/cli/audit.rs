@@ -430,6 +430,7 @@ pub async fn run(cmd: AuditCommand, args: &AuditArgs) -> anyhow::Result<i32> {
         }
         AuditCommand::Prune { before } => {
             let log = AuditLog::open(&cfg).await.with_context(what)?;
+            super::leftovers::remove(&log, None, "audit prune").await;
             let r = log.prune(before).await?;
             log.close().await?;
             println!(

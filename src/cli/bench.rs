@@ -20,7 +20,7 @@ use crate::decide::{decide, LimitRequest};
 use crate::pipeline::{NoRecorder, Pipeline, Submission};
 use crate::policy::Policy;
 use crate::sandbox::docker::DockerBackend;
-use crate::sandbox::NullSink;
+use crate::sandbox::{CancelToken, NullSink};
 use crate::Language;
 
 #[derive(Debug, Subcommand)]
@@ -49,10 +49,32 @@ pub enum BenchCommand {
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
-        BenchCommand::Run { iterations } => bench_run(iterations).await,
+        BenchCommand::Run { iterations } => {
+            let stop = super::signals::cancel_on_signal()?;
+            interrupted_or(bench_run(iterations, stop.clone()).await, &stop)
+        }
         BenchCommand::Analyze { tree, iterations } => bench_analyze(&tree, iterations),
-        BenchCommand::Monitor { iterations } => bench_monitor(iterations).await,
+        BenchCommand::Monitor { iterations } => {
+            let stop = super::signals::cancel_on_signal()?;
+            interrupted_or(bench_monitor(iterations, stop.clone()).await, &stop)
+        }
     }
+}
+
+/// A signal stopped the sandboxes (the pipeline removed them): exit 129
+/// rather than report a failed measurement.
+fn interrupted_or(r: anyhow::Result<i32>, stop: &CancelToken) -> anyhow::Result<i32> {
+    if stop.is_cancelled() {
+        eprintln!("cordon: bench: interrupted; its sandboxes were removed");
+        return Ok(super::run::EXIT_INTERRUPTED);
+    }
+    r
+}
+
+fn submission(code: &[u8], policy: &Arc<Policy>, stop: &CancelToken) -> Submission {
+    let mut sub = Submission::new(Language::Python, code.to_vec(), policy.clone());
+    sub.cancel = stop.clone();
+    sub
 }
 
 struct Stats {
@@ -159,7 +181,7 @@ fn raw_docker_run() -> Command {
     c
 }
 
-async fn bench_run(iterations: usize) -> anyhow::Result<i32> {
+async fn bench_run(iterations: usize, stop: CancelToken) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("cannot find the cordon binary")?;
     let backend = DockerBackend::connect().await?;
     backend.preflight_image("cordon/python:3.11").await?;
@@ -174,10 +196,7 @@ async fn bench_run(iterations: usize) -> anyhow::Result<i32> {
         let t_raw = time_command(raw_docker_run(), b"print(1)\n", "1\n").context("docker run")?;
         let t = Instant::now();
         let r = pipeline
-            .execute(
-                Submission::new(Language::Python, b"print(1)\n".to_vec(), policy.clone()),
-                &mut NullSink,
-            )
+            .execute(submission(b"print(1)\n", &policy, &stop), &mut NullSink)
             .await;
         let t_lib = t.elapsed();
         if r.stdout != "1\n" {
@@ -390,7 +409,7 @@ fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-async fn bench_monitor(iterations: usize) -> anyhow::Result<i32> {
+async fn bench_monitor(iterations: usize, stop: CancelToken) -> anyhow::Result<i32> {
     let policy = Arc::new(Policy::builtin("default")?);
     let with = DockerBackend::connect().await?;
     let without = with
@@ -402,10 +421,7 @@ async fn bench_monitor(iterations: usize) -> anyhow::Result<i32> {
         for (backend, out) in [(&with, &mut a), (&without, &mut b)] {
             let p = Pipeline::new(Arc::new(backend.clone()), Arc::new(NoRecorder));
             let r = p
-                .execute(
-                    Submission::new(Language::Python, code.clone(), policy.clone()),
-                    &mut NullSink,
-                )
+                .execute(submission(&code, &policy, &stop), &mut NullSink)
                 .await;
             if r.stdout != "True\n" {
                 bail!("benchmark program failed: {:?} {}", r.detail, r.stderr);

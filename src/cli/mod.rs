@@ -8,9 +8,11 @@ mod bench;
 mod doctor;
 mod images;
 mod keys;
+mod leftovers;
 mod policy;
 mod run;
 mod serve;
+mod signals;
 
 use clap::{Parser, Subcommand};
 

@@ -155,7 +155,11 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
     };
     let language = language_for(a.language, &a.file, &code)?;
     let policy = Arc::new(a.policy.load()?);
+    // From here on a signal stops the sandbox and removes it instead of
+    // ending cordon at once (the input is read: nothing blocks on stdin).
+    let stop = super::signals::cancel_on_signal().context("cannot handle SIGINT/SIGTERM")?;
     let mut sub = Submission::new(language, code, policy);
+    sub.cancel = stop.clone();
     sub.stdin = stdin;
     sub.tenant = std::env::var("USER").unwrap_or_else(|_| "local".into());
     sub.limits = LimitRequest {
@@ -186,21 +190,33 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
     // Only connect to the engine for code the policy allows, so analysis
     // problems are reported even where no engine runs.
     let (_, decision) = crate::pipeline::vet(language, &sub.code, &sub.policy, &sub.limits);
-    let backend: Arc<dyn crate::sandbox::Backend> = if decision.verdict == Verdict::Allow {
-        match DockerBackend::connect().await {
-            Ok(b) => Arc::new(b),
-            Err(e) => Arc::new(Unavailable(e.to_string())),
-        }
+    let docker = if decision.verdict == Verdict::Allow {
+        Some(DockerBackend::connect().await)
     } else {
-        Arc::new(Unavailable("not connected: nothing to run".into()))
+        None
+    };
+    let engine = docker.as_ref().and_then(|d| d.as_ref().ok()).cloned();
+    let backend: Arc<dyn crate::sandbox::Backend> = match docker {
+        Some(Ok(b)) => Arc::new(b),
+        Some(Err(e)) => Arc::new(Unavailable(e.to_string())),
+        None => Arc::new(Unavailable("not connected: nothing to run".into())),
     };
 
     let pipeline = Pipeline::new(backend, recorder);
-    let result = if a.json {
-        pipeline.execute(sub, &mut Quiet).await
-    } else {
-        pipeline.execute(sub, &mut Terminal).await
+    // Sandboxes a dead cordon left are removed beside this run, not before it.
+    let leftovers = async {
+        if let Some(log) = &audit_log {
+            super::leftovers::remove(log, engine.as_ref(), "run").await;
+        }
     };
+    let execute = async {
+        if a.json {
+            pipeline.execute(sub, &mut Quiet).await
+        } else {
+            pipeline.execute(sub, &mut Terminal).await
+        }
+    };
+    let ((), result) = tokio::join!(leftovers, execute);
     if let Some(log) = audit_log {
         if let Err(e) = log.close().await {
             eprintln!("cordon: warning: the audit log did not close cleanly: {e}");
@@ -210,6 +226,10 @@ pub async fn run(a: RunArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         report(&result);
+    }
+    if stop.is_cancelled() {
+        // Whatever the run got to, the caller asked cordon to stop.
+        return Ok(EXIT_INTERRUPTED);
     }
     Ok(exit_code(&result))
 }
@@ -298,6 +318,12 @@ fn report(r: &ExecutionResult) {
             eprintln!(
                 "cordon: engine error: {}",
                 r.detail.as_deref().unwrap_or("unknown")
+            );
+        }
+        TerminationReason::Interrupted => {
+            eprintln!(
+                "cordon: interrupted: {}; the sandbox was removed",
+                r.detail.as_deref().unwrap_or("stopped")
             );
         }
         other => {
