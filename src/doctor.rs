@@ -5,15 +5,21 @@
 //! and a Bash probe reads the fence back from inside: identity,
 //! capabilities, no-new-privileges, seccomp, read-only rootfs, the `/tmp`
 //! tmpfs, network interfaces and a connect to a never-routed address, the
-//! docker socket and host mounts, the environment, and the cgroup limits.
+//! docker socket and host mounts, the environment, the cgroup limits, the
+//! in-sandbox deadline (PID 1), and, where the image has `python3`, that
+//! sockets of families beyond IP and `memfd_create` are refused.
 //! Any failed check fails the whole test: callers refuse to serve.
+//! [`engine_checks`] adds what the engine says about itself (rootless or
+//! user-namespace remapping), which informs and never fails the test.
 //!
-//! The probe is a fixed script owned by cordon; it only reads and reports.
+//! The probe is a fixed script owned by cordon; it only reads and reports
+//! (the socket probe creates sockets and closes them, never connects).
 
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::policy::Policy;
+use crate::sandbox::docker::DockerBackend;
 use crate::sandbox::{Backend, CancelToken, NullSink, Program, SandboxSpec, TerminationReason};
 use crate::Language;
 
@@ -101,6 +107,37 @@ else
   echo "memory=$(cat /sys/fs/cgroup/memory.max 2>/dev/null)"
   echo "pids=$(cat /sys/fs/cgroup/pids.max 2>/dev/null)"
 fi
+echo "pid1=$(tr '\0' ' ' < /proc/1/cmdline)"
+if command -v python3 >/dev/null 2>&1; then
+python3 - <<'PY'
+import ctypes, errno, os, platform
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+L = ctypes.c_long
+nr = 41 if platform.machine() == "x86_64" else 198
+seen = []
+for name, family, kind, proto in (("AF_VSOCK", 40, 1, 0), ("AF_PACKET", 17, 3, 768), ("AF_ALG", 38, 5, 0),
+                                  ("AF_KEY", 15, 3, 2), ("AF_TIPC", 30, 4, 0), ("AF_RDS", 21, 5, 0),
+                                  ("AF_CAN", 29, 3, 1), ("AF_BLUETOOTH", 31, 3, 1), ("AF_XDP", 44, 3, 0),
+                                  ("AF_NETLINK/uevent", 16, 3, 15)):
+    ctypes.set_errno(0)
+    fd = libc.syscall(L(nr), L(family), L(kind), L(proto))
+    if fd >= 0:
+        os.close(fd)
+        seen.append(f"{name}:created")
+    else:
+        seen.append(f"{name}:{errno.errorcode.get(ctypes.get_errno(), '?')}")
+print("families=" + " ".join(seen))
+try:
+    os.close(os.memfd_create("cordon-probe"))
+    print("memfd=created")
+except OSError as e:
+    print("memfd=" + errno.errorcode.get(e.errno, "?"))
+PY
+else
+  echo "families=unchecked"
+  echo "memfd=unchecked"
+fi
 echo "probe=done"
 "#;
 
@@ -133,7 +170,17 @@ fn all_values<'a>(out: &'a str, key: &str) -> Vec<&'a str> {
 
 /// Runs the self-test for every runtime in `policy`.
 pub async fn self_test(backend: &dyn Backend, policy: &Policy) -> DoctorReport {
-    self_test_with(backend, policy, |s| s).await
+    self_test_until(backend, policy, CancelToken::new()).await
+}
+
+/// [`self_test`] that stops (killing and removing the running probe) when
+/// `cancel` fires; the report then holds a failed `interrupted` check.
+pub async fn self_test_until(
+    backend: &dyn Backend,
+    policy: &Policy,
+    cancel: CancelToken,
+) -> DoctorReport {
+    run_self_test(backend, policy, |s| s, cancel).await
 }
 
 /// [`self_test`] with a transformation applied to each probe's spec — used by
@@ -143,9 +190,27 @@ pub async fn self_test_with(
     policy: &Policy,
     adjust: impl Fn(SandboxSpec) -> SandboxSpec,
 ) -> DoctorReport {
+    run_self_test(backend, policy, adjust, CancelToken::new()).await
+}
+
+async fn run_self_test(
+    backend: &dyn Backend,
+    policy: &Policy,
+    adjust: impl Fn(SandboxSpec) -> SandboxSpec,
+    cancel: CancelToken,
+) -> DoctorReport {
     let mut report = DoctorReport::default();
     report.checks.extend(host_checks());
     for (language, runtime) in &policy.doc.runtimes {
+        if cancel.is_cancelled() {
+            report.checks.push(check(
+                &runtime.image,
+                "probe",
+                false,
+                "interrupted: not run".into(),
+            ));
+            continue;
+        }
         let scope = runtime.image.clone();
         // The probe is Bash, run in this runtime's image with this runtime's limits.
         let spec = match SandboxSpec::new(
@@ -167,7 +232,7 @@ pub async fn self_test_with(
                 &spec,
                 Program::new(PROBE.as_bytes(), &[]),
                 &mut NullSink,
-                CancelToken::new(),
+                cancel.clone(),
             )
             .await;
         let out = match outcome {
@@ -328,7 +393,99 @@ fn judge(scope: &str, out: &str, spec: &SandboxSpec) -> Vec<Check> {
         pids.is_some_and(|p| p <= u64::from(spec.pids())),
         format!("cgroup {} for {}", v("pids"), spec.pids()),
     ));
+    let pid1 = v("pid1");
+    let deadline = format!("timeout -s KILL {} ", spec.in_sandbox_deadline().as_secs());
+    c.push(check(
+        scope,
+        "in-sandbox deadline",
+        pid1.starts_with(&deadline),
+        format!("PID 1: {pid1}"),
+    ));
+    let families = v("families");
+    let mut side_doors = check(
+        scope,
+        "socket families beyond IP",
+        families != "?"
+            && families
+                .split_whitespace()
+                .all(|f| f.ends_with(":EAFNOSUPPORT")),
+        families.clone(),
+    );
+    let memfd = v("memfd");
+    let mut memfd_check = check(
+        scope,
+        "memfd_create refused",
+        memfd == "EPERM",
+        format!("memfd_create: {memfd}"),
+    );
+    // Without python3 nothing in the image can call socket() with an
+    // arbitrary family; the profile is the same in every sandbox, so the
+    // check of another image covers it. Say so instead of failing.
+    for (probe, value) in [(&mut side_doors, &families), (&mut memfd_check, &memfd)] {
+        if value == "unchecked" {
+            probe.passed = false;
+            probe.required = false;
+            probe.detail =
+                "not checked here (no python3 in this image; the seccomp profile is the same in every sandbox)".into();
+        }
+    }
+    c.push(side_doors);
+    c.push(memfd_check);
     c
+}
+
+/// What the engine says about its own isolation from the host: whether it
+/// runs rootless or remaps user namespaces. Informational: cordon cannot set
+/// either, but without one the engine (and a process that escapes a
+/// container) is root on the host.
+pub async fn engine_checks(docker: &DockerBackend) -> Vec<Check> {
+    let info = match docker.client().info().await {
+        Ok(i) => i,
+        Err(e) => {
+            return vec![Check {
+                scope: "engine".into(),
+                name: "user namespace".into(),
+                passed: false,
+                required: false,
+                detail: format!("cannot read the engine's info: {e}"),
+            }]
+        }
+    };
+    let options = info.security_options.unwrap_or_default();
+    vec![judge_engine(&options)]
+}
+
+/// Judges the engine's `SecurityOptions` (`name=rootless`, `name=userns`, ...).
+fn judge_engine(options: &[String]) -> Check {
+    let has = |name: &str| {
+        options
+            .iter()
+            .any(|o| o.split(',').any(|kv| kv == format!("name={name}")))
+    };
+    let (passed, detail) = if has("rootless") {
+        (true, "rootless: the engine and its containers run as an unprivileged host user; an escape lands as that user".to_string())
+    } else if has("userns") {
+        (true, "userns-remap: container uids map to an unprivileged host range; an escape lands as an unprivileged host uid".to_string())
+    } else {
+        (
+            false,
+            format!(
+                "the engine runs as root without user-namespace remapping ({}): an escape from a container lands as root on the host; run dockerd rootless or with --userns-remap (see README)",
+                if options.is_empty() {
+                    "no security options reported".to_string()
+                } else {
+                    options.join("; ")
+                }
+            ),
+        )
+    };
+    Check {
+        scope: "engine".into(),
+        name: "user namespace".into(),
+        passed,
+        required: false,
+        detail,
+    }
 }
 
 /// Host features worth knowing; they inform, they do not fail the test.
@@ -372,7 +529,7 @@ mod tests {
         SandboxSpec::new(Uuid::nil(), Language::Bash, "img", &l).unwrap()
     }
 
-    const GOOD: &str = "uid=65534\ngid=65534\nCapPrm=0000000000000000\nCapEff=0000000000000000\nCapBnd=0000000000000000\nNoNewPrivs=1\nSeccomp=2\nrootfs=readonly\ntmp=tmpfs rw,nosuid,nodev,noexec,relatime,size=16384k\nifaces=lo \nconnect=blocked\nenv=HOME LANG PATH PWD SHLVL TMPDIR _ \nmemory=268435456\npids=64\nprobe=done\n";
+    const GOOD: &str = "uid=65534\ngid=65534\nCapPrm=0000000000000000\nCapEff=0000000000000000\nCapBnd=0000000000000000\nNoNewPrivs=1\nSeccomp=2\nrootfs=readonly\ntmp=tmpfs rw,nosuid,nodev,noexec,relatime,size=16384k\nifaces=lo \nconnect=blocked\nenv=HOME LANG PATH PWD SHLVL TMPDIR _ \nmemory=268435456\npids=64\npid1=timeout -s KILL 12 /bin/bash -c cat > /tmp/.cordon-main.sh \nfamilies=AF_VSOCK:EAFNOSUPPORT AF_ALG:EAFNOSUPPORT\nmemfd=EPERM\nprobe=done\n";
 
     #[test]
     fn a_good_probe_passes_every_check() {
@@ -410,6 +567,27 @@ mod tests {
                 "memory limit in force",
             ),
             ("pids=64", "pids=max", "pids limit in force"),
+            (
+                "pid1=timeout -s KILL 12 ",
+                "pid1=/bin/bash -c ",
+                "in-sandbox deadline",
+            ),
+            (
+                "pid1=timeout -s KILL 12 ",
+                "pid1=timeout -s KILL 99 ",
+                "in-sandbox deadline",
+            ),
+            (
+                "AF_VSOCK:EAFNOSUPPORT",
+                "AF_VSOCK:created",
+                "socket families beyond IP",
+            ),
+            (
+                "AF_ALG:EAFNOSUPPORT",
+                "AF_ALG:EPERM",
+                "socket families beyond IP",
+            ),
+            ("memfd=EPERM", "memfd=created", "memfd_create refused"),
         ] {
             let out = GOOD.replace(from, to);
             let checks = judge("img", &out, &spec());
@@ -427,5 +605,40 @@ mod tests {
             .map(|c| c.name)
             .collect();
         assert_eq!(failed, vec!["no engine socket", "no host mounts"]);
+    }
+
+    #[test]
+    fn an_image_without_python_reports_the_side_doors_unchecked() {
+        let out = GOOD
+            .replace(
+                "families=AF_VSOCK:EAFNOSUPPORT AF_ALG:EAFNOSUPPORT",
+                "families=unchecked",
+            )
+            .replace("memfd=EPERM", "memfd=unchecked");
+        let checks = judge("img", &out, &spec());
+        let info: Vec<&Check> = checks.iter().filter(|c| !c.passed).collect();
+        assert_eq!(info.len(), 2, "{checks:#?}");
+        assert!(info
+            .iter()
+            .all(|c| !c.required && c.detail.contains("no python3")));
+        let report = DoctorReport { checks };
+        assert!(report.passed(), "informational checks do not fail the test");
+    }
+
+    #[test]
+    fn the_engine_user_namespace_is_reported() {
+        let root = judge_engine(&[
+            "name=seccomp,profile=default".into(),
+            "name=cgroupns".into(),
+        ]);
+        assert!(!root.passed && !root.required, "{root:?}");
+        assert!(root.detail.contains("lands as root"), "{}", root.detail);
+        let rootless = judge_engine(&[
+            "name=seccomp,profile=default".into(),
+            "name=rootless".into(),
+        ]);
+        assert!(rootless.passed && rootless.detail.starts_with("rootless"));
+        let remapped = judge_engine(&["name=userns".into()]);
+        assert!(remapped.passed && remapped.detail.starts_with("userns-remap"));
     }
 }

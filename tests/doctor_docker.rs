@@ -16,11 +16,44 @@ async fn self_test_passes_on_the_hardened_spec() {
     assert!(report.passed(), "{}", report.table());
     for image in ["cordon/python:3.11", "cordon/node:18", "cordon/bash:5"] {
         assert!(
-            report.checks.iter().filter(|c| c.scope == image).count() >= 14,
+            report.checks.iter().filter(|c| c.scope == image).count() >= 17,
             "{}",
             report.table()
         );
+        let deadline = find(&report, image, "in-sandbox deadline");
+        assert!(deadline.passed && deadline.required, "{deadline:?}");
+        assert!(
+            deadline.detail.starts_with("PID 1: timeout -s KILL "),
+            "{deadline:?}"
+        );
     }
+    // The side doors are probed where python3 exists, and must be shut there.
+    for name in ["socket families beyond IP", "memfd_create refused"] {
+        let c = find(&report, "cordon/python:3.11", name);
+        assert!(c.passed && c.required, "{c:?}");
+        let c = find(&report, "cordon/bash:5", name);
+        assert!(!c.required && c.detail.contains("no python3"), "{c:?}");
+    }
+    let families = find(&report, "cordon/python:3.11", "socket families beyond IP");
+    for family in [
+        "AF_VSOCK:EAFNOSUPPORT",
+        "AF_ALG:EAFNOSUPPORT",
+        "AF_PACKET:EAFNOSUPPORT",
+    ] {
+        assert!(families.detail.contains(family), "{families:?}");
+    }
+}
+
+fn find<'a>(
+    report: &'a cordon::doctor::DoctorReport,
+    scope: &str,
+    name: &str,
+) -> &'a cordon::doctor::Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.scope == scope && c.name == name)
+        .unwrap_or_else(|| panic!("no check {name} for {scope}:\n{}", report.table()))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -55,4 +88,16 @@ fn doctor_cli_exits_zero_and_prints_the_table() {
     );
     assert!(out.contains("isolation self-test passed"), "{out}");
     assert!(out.contains("NoNewPrivs is 1"));
+    assert!(out.contains("socket families beyond IP"), "{out}");
+    // The engine's own isolation from the host is reported (it informs only).
+    let engine = out
+        .lines()
+        .find(|l| l.starts_with("engine") && l.contains("user namespace"))
+        .unwrap_or_else(|| panic!("no engine line:\n{out}"));
+    assert!(
+        engine.contains("rootless")
+            || engine.contains("userns-remap")
+            || engine.contains("lands as root"),
+        "{engine}"
+    );
 }

@@ -9,7 +9,9 @@ use crate::sandbox::docker::DockerBackend;
 #[command(
     after_long_help = "Starts one probe container per runtime with the exact hardened spec used for real
 work and reads the fence back from inside. Exit code 0 when every required check
-passes, 1 when any fails, 2 when the engine cannot be reached."
+passes, 1 when any fails, 2 when the engine cannot be reached, 129 when interrupted.
+Also reports whether the engine runs rootless or with user-namespace remapping
+(informational)."
 )]
 pub struct DoctorArgs {
     #[command(flatten)]
@@ -28,7 +30,15 @@ pub async fn run(a: DoctorArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
-    let report = crate::doctor::self_test(&backend, &policy).await;
+    let stop = super::signals::cancel_on_signal()?;
+    let mut report = crate::doctor::self_test_until(&backend, &policy, stop.clone()).await;
+    report
+        .checks
+        .extend(crate::doctor::engine_checks(&backend).await);
+    if stop.is_cancelled() {
+        eprintln!("cordon: doctor: interrupted; the probe sandbox was removed");
+        return Ok(super::run::EXIT_INTERRUPTED);
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
