@@ -92,6 +92,11 @@ pub struct ExecutionResult {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub image_id: String,
     pub durations: StageDurations,
+    /// Set when the end of the execution is not (yet) durably recorded: the
+    /// audit store was unavailable, and the record either waits in the local
+    /// spool (it says "pending") or was lost (it says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_error: Option<String>,
 }
 
 impl ExecutionResult {
@@ -256,6 +261,7 @@ impl Pipeline {
                 decide_us,
                 ..Default::default()
             },
+            audit_error: None,
         };
 
         // 3. Only allowed code with a written record goes further.
@@ -401,6 +407,9 @@ impl Pipeline {
             .await
         {
             tracing::error!(execution = %result.id, "audit log could not record the end of the execution: {e}");
+            result.audit_error = Some(format!(
+                "the end of this execution is not durably recorded yet: {e}"
+            ));
         }
         result
     }

@@ -27,6 +27,7 @@ mod postgres;
 mod read;
 pub mod recorder;
 pub mod seal;
+mod spool;
 mod sqlite;
 mod store;
 mod writer;
@@ -104,6 +105,13 @@ pub enum AuditError {
     Append(String),
     #[error("the audit writer has stopped")]
     WriterClosed,
+    /// The store is unavailable: the record waits in the local spool and is
+    /// appended, in order, when the store returns.
+    #[error("audit record pending: {0}")]
+    Pending(String),
+    /// The store is unavailable and the local spool is full: not recorded.
+    #[error("the audit store is unavailable and the local spool is full; not recorded")]
+    SpoolFull,
     #[error("this audit log handle was opened read-only")]
     ReadOnly,
     #[error("invalid audit request: {0}")]
@@ -117,6 +125,8 @@ impl AuditError {
     pub(crate) fn to_cloneable(&self) -> AuditError {
         match self {
             AuditError::UnknownExecution(id) => AuditError::UnknownExecution(id.clone()),
+            AuditError::Pending(why) => AuditError::Pending(why.clone()),
+            AuditError::SpoolFull => AuditError::SpoolFull,
             other => AuditError::Append(other.to_string()),
         }
     }
@@ -314,6 +324,7 @@ struct Inner {
     key: Option<SealKey>,
     tx: Option<mpsc::Sender<Msg>>,
     failures: Arc<Failures>,
+    spool: Arc<spool::SpoolStatus>,
     writer_id: String,
     backend: Backend,
     /// Executions of dead cordon processes this open marked `interrupted`.
@@ -424,13 +435,21 @@ impl AuditLog {
         }
         let (tx, rx) = mpsc::channel(4096);
         let failures = Arc::new(Failures::default());
-        tokio::spawn(writer::run(store.clone(), rx, failures.clone(), me.clone()));
+        let spool = Arc::new(spool::SpoolStatus::default());
+        tokio::spawn(writer::run(
+            store.clone(),
+            rx,
+            failures.clone(),
+            spool.clone(),
+            me.clone(),
+        ));
         Ok(AuditLog {
             inner: Arc::new(Inner {
                 store,
                 key: Some(loaded.key),
                 tx: Some(tx),
                 failures,
+                spool,
                 writer_id: me.id,
                 backend,
                 interrupted_on_open: interrupted,
@@ -454,6 +473,7 @@ impl AuditLog {
                 key,
                 tx: None,
                 failures: Arc::new(Failures::default()),
+                spool: Arc::new(spool::SpoolStatus::default()),
                 writer_id: String::new(),
                 backend,
                 interrupted_on_open: Vec::new(),
@@ -466,6 +486,13 @@ impl AuditLog {
     /// can reach the engine should remove them.
     pub fn interrupted_on_open(&self) -> &[String] {
         &self.inner.interrupted_on_open
+    }
+
+    /// `Some(why)` while this process holds audit records the store has not
+    /// taken yet (it is unavailable): new executions must not start, and
+    /// [`AuditLog::flush`] fails until the spool is appended.
+    pub fn degraded(&self) -> Option<String> {
+        self.inner.spool.degraded()
     }
 
     /// Id of the loaded key, if any.

@@ -53,7 +53,9 @@ pub(crate) async fn connect(url: &str) -> Result<PgStore, AuditError> {
     })?;
     let pool = PgPoolOptions::new()
         .max_connections(5)
-        .acquire_timeout(Duration::from_secs(15))
+        // While the server is down a connect is retried until this passes;
+        // the writer then spools instead of holding every caller that long.
+        .acquire_timeout(Duration::from_secs(3))
         .connect_with(opts)
         .await
         .map_err(AuditError::Connect)?;

@@ -160,6 +160,14 @@ pub(crate) trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<ChainRow>, AuditError>>;
     fn events_of<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Vec<ChainRow>, AuditError>>;
     fn event_at<'a>(&'a self, seq: i64) -> BoxFuture<'a, Result<Option<ChainRow>, AuditError>>;
+    /// Whether an event of `kind` at `at` for `execution_id` is in the chain
+    /// (how a spooled batch whose commit had an unknown outcome is recognised).
+    fn has_event<'a>(
+        &'a self,
+        execution_id: Option<&'a str>,
+        kind: &'a str,
+        at: &'a str,
+    ) -> BoxFuture<'a, Result<bool, AuditError>>;
     /// `(seq, hash)` of the chain head row.
     fn head(&self) -> BoxFuture<'_, Result<(i64, String), AuditError>>;
     fn first_seq(&self) -> BoxFuture<'_, Result<Option<i64>, AuditError>>;
@@ -324,6 +332,21 @@ macro_rules! sql_store {
             }
 
             async fn commit_batch_impl(&self, ops: &[$crate::audit::store::Op]) -> Result<(), $crate::audit::AuditError> {
+                let mut conn = self.pool.acquire().await.map_err(Self::db_err("begin append"))?;
+                let result = Self::commit_batch_on(&mut conn, ops).await;
+                if result.is_err() {
+                    // A failed append can leave the connection inside a transaction
+                    // the database already rolled back (SQLite on a full disk), on
+                    // which sqlx then refuses to begin again: never reuse it.
+                    conn.close_on_drop();
+                }
+                result
+            }
+
+            async fn commit_batch_on(
+                conn: &mut sqlx::pool::PoolConnection<$db>,
+                ops: &[$crate::audit::store::Op],
+            ) -> Result<(), $crate::audit::AuditError> {
                 use $crate::audit::store::{Op, RowUpdate};
                 use sqlx::Row as _;
                 // Few statements per batch: each one is a round trip (to SQLite's
@@ -332,7 +355,7 @@ macro_rules! sql_store {
                 // begun in this batch are inserted once, with their decision and
                 // finish folded in; events go in as multi-row inserts.
                 let plan = $crate::audit::store::BatchPlan::new(ops);
-                let mut tx = self.pool.begin_with($begin).await.map_err(Self::db_err("begin append"))?;
+                let mut tx = sqlx::Connection::begin_with(&mut **conn, $begin).await.map_err(Self::db_err("begin append"))?;
                 let head = sqlx::query($head).fetch_one(&mut *tx).await.map_err(Self::db_err("lock chain head"))?;
                 let mut seq: i64 = head.try_get("seq").map_err(Self::db_err("read chain head"))?;
                 let mut hash: String = head.try_get("hash").map_err(Self::db_err("read chain head"))?;
@@ -576,6 +599,32 @@ macro_rules! sql_store {
                     .await
                     .map_err(Self::db_err("read event"))?;
                     row.as_ref().map(Self::chain_row).transpose().map_err(Self::db_err("decode event"))
+                })
+            }
+
+            fn has_event<'a>(
+                &'a self,
+                execution_id: Option<&'a str>,
+                kind: &'a str,
+                at: &'a str,
+            ) -> futures_util::future::BoxFuture<'a, Result<bool, $crate::audit::AuditError>> {
+                Box::pin(async move {
+                    let q = match execution_id {
+                        Some(id) => sqlx::query_scalar::<$db, i64>(
+                            "SELECT COUNT(*) FROM audit_events WHERE execution_id = $1 AND kind = $2 AND at = $3",
+                        )
+                        .bind(id.to_string()),
+                        None => sqlx::query_scalar::<$db, i64>(
+                            "SELECT COUNT(*) FROM audit_events WHERE execution_id IS NULL AND kind = $1 AND at = $2",
+                        ),
+                    };
+                    let n = q
+                        .bind(kind.to_string())
+                        .bind(at.to_string())
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::db_err("look for a spooled event"))?;
+                    Ok(n > 0)
                 })
             }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::spool::{is_unavailable, Batch, Spool, SpoolStatus};
 use super::store::{DynStore, Op, PendingEvent, RowUpdate, WriterRow};
 use super::AuditError;
 
@@ -78,14 +79,60 @@ fn op_execution(op: &Op) -> Option<String> {
     }
 }
 
-async fn commit_with_retry(store: &DynStore, ops: &[Op]) -> Result<(), AuditError> {
+/// How long one commit (or the check for an earlier one) may take before its
+/// outcome counts as unknown and the store as unavailable.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often spooled batches are offered to the store again.
+const REPLAY_EVERY: Duration = Duration::from_millis(500);
+/// How long a heartbeat may wait for the store.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn timed_out(what: &str) -> AuditError {
+    AuditError::Pending(format!(
+        "the audit store did not answer within {COMMIT_TIMEOUT:?} ({what})"
+    ))
+}
+
+/// Commits `batch` once, unless an earlier attempt whose outcome is unknown
+/// (timeout, connection lost during COMMIT) already did: then the chain
+/// holds its first event and nothing is appended twice.
+async fn commit_once(store: &DynStore, batch: &mut Batch) -> Result<(), AuditError> {
+    if batch.attempted {
+        if let Some((id, kind, at)) = batch.first_event() {
+            let found = tokio::time::timeout(COMMIT_TIMEOUT, store.has_event(id, kind, at))
+                .await
+                .map_err(|_| timed_out("checking an earlier commit"))??;
+            if found {
+                return Ok(());
+            }
+        }
+    }
+    batch.attempted = true;
+    tokio::time::timeout(COMMIT_TIMEOUT, store.commit_batch(&batch.ops))
+        .await
+        .map_err(|_| timed_out("commit"))?
+}
+
+async fn commit_with_retry(store: &DynStore, batch: &mut Batch) -> Result<(), AuditError> {
+    let t0 = std::time::Instant::now();
     let mut attempt = 0u32;
     loop {
-        match store.commit_batch(ops).await {
+        match commit_once(store, batch).await {
             Ok(()) => return Ok(()),
-            // Transient contention (busy database, lost connection) is retried;
-            // a logical error (unknown execution) is not.
-            Err(e @ AuditError::Database { .. }) if attempt < 4 => {
+            // Transient contention (busy database, a connection lost once) is
+            // retried briefly; a pool that timed out has already waited, and a
+            // logical error (unknown execution) would only repeat.
+            Err(e @ AuditError::Database { .. })
+                if attempt < 4
+                    && t0.elapsed() < Duration::from_secs(2)
+                    && !matches!(
+                        e,
+                        AuditError::Database {
+                            source: sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
+                            ..
+                        }
+                    ) =>
+            {
                 attempt += 1;
                 tracing::debug!(error = %e, attempt, "audit append failed, retrying");
                 tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
@@ -95,7 +142,98 @@ async fn commit_with_retry(store: &DynStore, ops: &[Op]) -> Result<(), AuditErro
     }
 }
 
-async fn process(store: &DynStore, batch: Vec<Msg>, failures: &Failures) {
+/// Tells the waiters of a batch that could not be written, or keeps the
+/// failure for the next `finish`/`flush` of its execution.
+fn report(batch: Batch, e: &AuditError, failures: &Failures) {
+    tracing::error!(error = %e, "audit append failed");
+    for (op, reply) in batch.ops.iter().zip(batch.replies) {
+        match reply {
+            Some(r) => {
+                let _ = r.send(Err(e.to_cloneable()));
+            }
+            None => failures.push(op_execution(op), e.to_string()),
+        }
+    }
+}
+
+/// Commits a batch, isolating a failing op so that one bad request does not
+/// lose the others. When the store is unavailable, returns what is left to
+/// write (in order) and why; nothing of it has been answered yet.
+async fn commit_or_keep(
+    store: &DynStore,
+    mut batch: Batch,
+    failures: &Failures,
+) -> Result<(), (Vec<Batch>, String)> {
+    match commit_with_retry(store, &mut batch).await {
+        Ok(()) => {
+            for r in batch.replies.into_iter().flatten() {
+                let _ = r.send(Ok(()));
+            }
+            Ok(())
+        }
+        Err(e) if is_unavailable(&e) => Err((vec![batch], e.to_string())),
+        Err(e) if batch.ops.len() == 1 => {
+            report(batch, &e, failures);
+            Ok(())
+        }
+        Err(_) => {
+            // A logical error rolled the whole transaction back: each op alone.
+            let mut singles = batch
+                .ops
+                .into_iter()
+                .zip(batch.replies)
+                .map(|(op, r)| Batch::new(vec![op], vec![r]))
+                .collect::<Vec<_>>()
+                .into_iter();
+            while let Some(mut one) = singles.next() {
+                match commit_with_retry(store, &mut one).await {
+                    Ok(()) => {
+                        for r in one.replies.into_iter().flatten() {
+                            let _ = r.send(Ok(()));
+                        }
+                    }
+                    Err(e) if is_unavailable(&e) => {
+                        let mut rest = vec![one];
+                        rest.extend(singles);
+                        return Err((rest, e.to_string()));
+                    }
+                    Err(e) => report(one, &e, failures),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Keeps `batches` at the front of the spool and tells their waiters the
+/// record is pending.
+fn keep(spool: &mut Spool, mut batches: Vec<Batch>, why: &str, status: &SpoolStatus) {
+    for b in &mut batches {
+        b.answer_pending(why);
+    }
+    spool.push_front_all(batches);
+    status.set(spool.len(), Some(why));
+}
+
+/// Appends a new batch behind spooled ones without asking the store (it is
+/// known to be away; the replay tick asks), or refuses it past the bound.
+fn hold(spool: &mut Spool, mut batch: Batch, failures: &Failures, status: &SpoolStatus) {
+    if spool.fits(&batch) {
+        batch.answer_pending("earlier audit records are still waiting for the store");
+        spool.push_back(batch);
+        status.set(spool.len(), None);
+    } else {
+        report(batch, &AuditError::SpoolFull, failures);
+    }
+}
+
+async fn process(
+    store: &DynStore,
+    batch: Vec<Msg>,
+    failures: &Failures,
+    spool: &mut Spool,
+    status: &SpoolStatus,
+) {
     let mut ops = Vec::with_capacity(batch.len());
     let mut replies = Vec::with_capacity(batch.len());
     let mut flushes = Vec::new();
@@ -109,37 +247,21 @@ async fn process(store: &DynStore, batch: Vec<Msg>, failures: &Failures) {
         }
     }
     if !ops.is_empty() {
-        match commit_with_retry(store, &ops).await {
-            Ok(()) => {
-                for r in replies.into_iter().flatten() {
-                    let _ = r.send(Ok(()));
-                }
-            }
-            Err(batch_err) => {
-                // Isolate the failing op so one bad request does not lose the others.
-                let single = ops.len() == 1;
-                for (op, reply) in ops.into_iter().zip(replies) {
-                    let result = if single {
-                        Err(batch_err.to_cloneable())
-                    } else {
-                        commit_with_retry(store, std::slice::from_ref(&op)).await
-                    };
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "audit append failed");
-                        match reply {
-                            Some(r) => {
-                                let _ = r.send(Err(e));
-                            }
-                            None => failures.push(op_execution(&op), e.to_string()),
-                        }
-                    } else if let Some(r) = reply {
-                        let _ = r.send(Ok(()));
-                    }
-                }
-            }
+        let batch = Batch::new(ops, replies);
+        if !spool.is_empty() {
+            hold(spool, batch, failures, status);
+        } else if let Err((rest, why)) = commit_or_keep(store, batch, failures).await {
+            tracing::error!(error = %why, "the audit store is unavailable; spooling audit records until it returns");
+            keep(spool, rest, &why, status);
         }
     }
     for r in flushes {
+        // Nothing may count as durable while older records wait: this is what
+        // stops a program from starting without its durable start record.
+        if let Some(why) = status.degraded() {
+            let _ = r.send(Err(AuditError::Pending(why)));
+            continue;
+        }
         let pending = failures.take(None);
         let _ = r.send(if pending.is_empty() {
             Ok(())
@@ -147,6 +269,23 @@ async fn process(store: &DynStore, batch: Vec<Msg>, failures: &Failures) {
             Err(AuditError::Append(pending.join("; ")))
         });
     }
+}
+
+/// Offers spooled batches to the store again, oldest first, until one fails.
+async fn replay(store: &DynStore, spool: &mut Spool, failures: &Failures, status: &SpoolStatus) {
+    let held = spool.len();
+    while let Some(batch) = spool.pop_front() {
+        if let Err((rest, why)) = commit_or_keep(store, batch, failures).await {
+            spool.push_front_all(rest);
+            status.set(spool.len(), Some(&why));
+            return;
+        }
+    }
+    status.set(0, None);
+    tracing::warn!(
+        records = held,
+        "the audit store is available again; spooled audit records appended in order"
+    );
 }
 
 /// Writer ids opened by this process and not yet stopped: a writer row with our
@@ -248,7 +387,7 @@ pub(crate) async fn sweep_interrupted(
         })
         .collect();
     for chunk in ops.chunks(MAX_BATCH) {
-        commit_with_retry(store, chunk).await?;
+        commit_with_retry(store, &mut Batch::new(chunk.to_vec(), Vec::new())).await?;
     }
     for w in writers.iter().filter(|w| !alive.contains(w.id.as_str())) {
         store.delete_writer(&w.id).await?;
@@ -261,11 +400,15 @@ pub(crate) async fn run(
     store: DynStore,
     mut rx: mpsc::Receiver<Msg>,
     failures: Arc<Failures>,
+    status: Arc<SpoolStatus>,
     me: WriterInfo,
 ) {
+    let mut spool = Spool::default();
     let mut tick = tokio::time::interval(me.heartbeat);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    let mut retry = tokio::time::interval(REPLAY_EVERY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
@@ -291,7 +434,10 @@ pub(crate) async fn run(
                         Ok(None) | Err(_) => break,
                     }
                 }
-                process(&store, batch, &failures).await;
+                process(&store, batch, &failures, &mut spool, &status).await;
+            }
+            _ = retry.tick(), if !spool.is_empty() => {
+                replay(&store, &mut spool, &failures, &status).await;
             }
             _ = tick.tick() => {
                 let row = WriterRow {
@@ -300,13 +446,28 @@ pub(crate) async fn run(
                     pid: me.pid,
                     heartbeat_at: super::format_time(chrono::Utc::now()),
                 };
-                if let Err(e) = store.upsert_writer(&row, &me.started_at).await {
-                    tracing::warn!(error = %e, "audit writer heartbeat failed");
+                match tokio::time::timeout(HEARTBEAT_TIMEOUT, store.upsert_writer(&row, &me.started_at)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "audit writer heartbeat failed"),
+                    Err(_) => tracing::warn!("audit writer heartbeat timed out"),
                 }
-                if let Err(e) = sweep_interrupted(&store, &me).await {
-                    tracing::warn!(error = %e, "marking interrupted executions failed");
+                // While records are spooled the store is away; and an execution
+                // whose end waits in the spool must not be taken for abandoned.
+                if spool.is_empty() {
+                    if let Err(e) = sweep_interrupted(&store, &me).await {
+                        tracing::warn!(error = %e, "marking interrupted executions failed");
+                    }
                 }
             }
+        }
+    }
+    if !spool.is_empty() {
+        replay(&store, &mut spool, &failures, &status).await;
+        if !spool.is_empty() {
+            tracing::error!(
+                records = spool.len(),
+                "stopping with audit records the store never took; their executions will be marked interrupted by the next writer"
+            );
         }
     }
     unregister_live(&me.id);
@@ -314,3 +475,7 @@ pub(crate) async fn run(
         tracing::debug!(error = %e, "could not unregister audit writer");
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -324,6 +324,7 @@ fn status_event(e: &Exec, status: Status, r: &ExecutionResult) -> StreamEvent {
         "usage": r.usage,
         "stdout_truncated": r.stdout_truncated,
         "stderr_truncated": r.stderr_truncated,
+        "audit_error": r.audit_error,
     }))
 }
 
@@ -449,8 +450,14 @@ pub async fn readyz(State(state): State<AppState>, _caller: Caller) -> Response 
         let ok = engine_ok && state.inner().docker.preflight_image(&image).await.is_ok();
         checks.push(json!({ "name": format!("image {image}"), "ok": ok }));
     }
-    let audit_ok = state.audit().flush().await.is_ok() && state.store().writable().await.is_ok();
-    checks.push(json!({ "name": "audit_store_writable", "ok": audit_ok }));
+    let spooled = state.audit().degraded();
+    let audit_ok = spooled.is_none()
+        && state.audit().flush().await.is_ok()
+        && state.store().writable().await.is_ok();
+    checks.push(match spooled {
+        Some(why) => json!({ "name": "audit_store_writable", "ok": false, "detail": why }),
+        None => json!({ "name": "audit_store_writable", "ok": audit_ok }),
+    });
     let st = state
         .inner()
         .self_test
@@ -553,7 +560,7 @@ pub async fn analyze(
               (status = 403, description = "`forbidden` (role) or `policy_denied` with findings and the audit id", body = ErrorBody),
               (status = 413, body = ErrorBody),
               (status = 429, description = "Tenant rate limit; see Retry-After", body = ErrorBody),
-              (status = 503, description = "Host admission refused or shutting down; see Retry-After", body = ErrorBody)))]
+              (status = 503, description = "Host admission refused (`host_overloaded`), engine or audit store away (`engine_unavailable`, `audit_unavailable`), or shutting down; see Retry-After", body = ErrorBody)))]
 pub async fn create_execution(
     State(state): State<AppState>,
     caller: Caller,
@@ -572,6 +579,23 @@ pub async fn create_execution(
     )?;
     if state.draining() {
         return Err(ApiError::ShuttingDown);
+    }
+    // Refused before anything is recorded or run: without the engine nothing
+    // can run, and without the store no start can be durably recorded.
+    if !state.inner().engine.up() {
+        return Err(ApiError::Unavailable {
+            code: "engine_unavailable",
+            message: format!(
+                "the container engine at {} does not answer; nothing ran",
+                state.inner().docker.endpoint()
+            ),
+        });
+    }
+    if let Some(why) = state.audit().degraded() {
+        return Err(ApiError::Unavailable {
+            code: "audit_unavailable",
+            message: format!("{why}; nothing ran"),
+        });
     }
     if caller.scope().is_none() {
         return Err(ApiError::Forbidden {

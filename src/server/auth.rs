@@ -74,7 +74,12 @@ impl FromRequestParts<AppState> for Caller {
             .store()
             .authenticate(secret)
             .await
-            .map_err(ApiError::internal)?
+            .map_err(|e| {
+                // Keys live in the audit store: when it is away, say so (503,
+                // retry later) rather than 500 or a misleading 401.
+                tracing::error!(error = %e, "cannot check an API key");
+                ApiError::store_unavailable()
+            })?
             .ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("key", key.id.as_str());
         Ok(Caller {

@@ -45,6 +45,10 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// 503 `engine_unavailable` or `audit_unavailable` with `Retry-After`: a
+    /// component the service cannot run code without is away; nothing ran.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// 503 `shutting_down`: the service is draining.
     #[error("the service is shutting down")]
     ShuttingDown,
@@ -58,6 +62,14 @@ impl ApiError {
         ApiError::BadRequest {
             code,
             message: message.into(),
+        }
+    }
+
+    /// The audit store (which also holds keys and reviews) cannot be reached.
+    pub fn store_unavailable() -> ApiError {
+        ApiError::Unavailable {
+            code: "audit_unavailable",
+            message: "the audit store cannot be reached; nothing can run until it returns".into(),
         }
     }
 
@@ -77,6 +89,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::HostOverloaded { .. } => "host_overloaded",
+            ApiError::Unavailable { code, .. } => code,
             ApiError::ShuttingDown => "shutting_down",
             ApiError::Internal(_) => "internal",
         }
@@ -91,9 +104,9 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::HostOverloaded { .. } | ApiError::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::HostOverloaded { .. }
+            | ApiError::Unavailable { .. }
+            | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -139,7 +152,7 @@ impl IntoResponse for ApiError {
             | ApiError::HostOverloaded {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
-            ApiError::ShuttingDown => Some(5),
+            ApiError::ShuttingDown | ApiError::Unavailable { .. } => Some(5),
             _ => None,
         };
         if let Some(secs) = retry {
@@ -161,6 +174,13 @@ impl From<crate::audit::AuditError> for ApiError {
     fn from(e: crate::audit::AuditError) -> Self {
         match e {
             crate::audit::AuditError::UnknownExecution(_) => ApiError::NotFound("execution".into()),
+            unreachable @ crate::audit::AuditError::Database {
+                source: sqlx::Error::PoolTimedOut | sqlx::Error::Io(_),
+                ..
+            } => {
+                tracing::error!(error = %unreachable, "audit store unreachable");
+                ApiError::store_unavailable()
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -271,18 +271,22 @@ impl Recorder for ServerRecorder {
                         });
                     }
                 }
-                Step::Started { .. } => {
-                    if let Some(e) = &entry {
-                        e.update(|s| {
-                            s.started = true;
-                            s.status = Status::Running;
-                        });
-                    }
-                }
                 _ => {}
             }
             let is_received = matches!(step, Step::Received { .. });
+            let is_started = matches!(step, Step::Started { .. });
             let r = self.inner.record(id, step).await;
+            // `running` (and the 202 that reports it) only once the start
+            // record is durable: a crash right after the answer must not lose
+            // an execution the caller holds an id for.
+            if is_started && r.is_ok() {
+                if let Some(e) = &entry {
+                    e.update(|s| {
+                        s.started = true;
+                        s.status = Status::Running;
+                    });
+                }
+            }
             if is_received {
                 if let Some((held, reviewer, comment)) =
                     entry.as_ref().and_then(|e| e.approval.clone())

@@ -4,7 +4,8 @@
 //! orphan reaping, engine and image checks, isolation self-test), the
 //! routes ([`app`]), authentication by API key and tenant scoping
 //! ([`auth`]), rate limits ([`limits`]), executions in flight and their
-//! event streams ([`exec`]), the review queue, metrics, the OpenAPI
+//! event streams ([`exec`]), recovery from engine outages ([`recovery`]),
+//! the review queue, metrics, the OpenAPI
 //! description generated from the handlers ([`api`]) and graceful shutdown
 //! ([`serve`]).
 //!
@@ -19,6 +20,7 @@ pub mod error;
 pub mod exec;
 pub mod limits;
 pub mod metrics;
+pub mod recovery;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -26,13 +28,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::audit::recorder::AuditRecorder;
-use crate::audit::{AuditLog, EventKind};
+use crate::audit::AuditLog;
 use crate::doctor::DoctorReport;
 use crate::monitor::admission::{Admission, AdmissionConfig};
 use crate::pipeline::Pipeline;
@@ -106,6 +107,7 @@ pub(crate) struct Inner {
     metrics: Metrics,
     admission: Arc<Admission>,
     self_test: Mutex<SelfTest>,
+    engine: recovery::EngineHealth,
     shutdown: CancellationToken,
 }
 
@@ -173,7 +175,7 @@ pub async fn prepare(cfg: ServerConfig, opts: StartOptions) -> Result<AppState, 
     let store = ServerStore::open(&url).await?;
     let docker = DockerBackend::connect().await?;
 
-    reap_orphans(&docker, &audit).await?;
+    recovery::reap_orphans(&docker, &audit, "removed at server startup").await?;
     audit.flush().await?;
 
     for p in policies.values() {
@@ -212,45 +214,6 @@ pub async fn prepare(cfg: ServerConfig, opts: StartOptions) -> Result<AppState, 
         }
     }
     Ok(build_state(cfg, audit, store, docker, policies, self_test))
-}
-
-/// Removes sandboxes a crashed cordon left behind. Only containers whose
-/// execution this audit log knows and has already ended (the audit open marks
-/// executions of dead writers `interrupted`) are removed: containers of
-/// another live replica, or of another cordon with its own log, are left alone.
-async fn reap_orphans(docker: &DockerBackend, audit: &AuditLog) -> Result<(), StartError> {
-    for (container, id) in docker.labelled_containers().await? {
-        let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
-            continue;
-        };
-        let ended = match audit.show(&id, false).await {
-            Ok(s) => s.execution.termination_reason.is_some(),
-            Err(_) => continue,
-        };
-        if !ended {
-            continue;
-        }
-        let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .build();
-        if let Err(e) = docker
-            .client()
-            .remove_container(&container, Some(opts))
-            .await
-        {
-            tracing::warn!(execution_id = %id, error = %e, "could not remove an orphan sandbox");
-            continue;
-        }
-        tracing::warn!(execution_id = %id, "removed an orphan sandbox left by a stopped cordon process");
-        let _ = audit
-            .event(
-                uuid,
-                EventKind::Killed,
-                json!({ "reason": "interrupted", "detail": "orphan container removed at server startup" }),
-            )
-            .await;
-    }
-    Ok(())
 }
 
 /// Assembles the state from opened parts.
@@ -294,6 +257,7 @@ pub fn build_state(
         metrics: Metrics::default(),
         admission,
         self_test: Mutex::new(self_test),
+        engine: recovery::EngineHealth::default(),
         shutdown: CancellationToken::new(),
     }))
 }
@@ -316,6 +280,7 @@ pub async fn serve(
         }
     });
     let housekeeping = tokio::spawn(api::housekeeping(state.clone()));
+    let watcher = tokio::spawn(recovery::watch_engine(state.clone()));
     let router = app(state.clone());
     let server = axum::serve(listener, router).with_graceful_shutdown({
         let token = token.clone();
@@ -327,6 +292,7 @@ pub async fn serve(
     tracing::info!("shutdown requested: no new executions; waiting for running ones");
     drain(&state).await;
     housekeeping.abort();
+    watcher.abort();
     // Open event streams end with their executions; give idle connections a moment.
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(r)) => r?,

@@ -240,7 +240,8 @@ impl ServerStore {
                 PgConnectOptions::from_str(url).map_err(|_| StoreError::InvalidUrl(redacted))?;
             let pool = PgPoolOptions::new()
                 .max_connections(5)
-                .acquire_timeout(Duration::from_secs(15))
+                // Short, so a stopped server answers 503 quickly (see auth).
+                .acquire_timeout(Duration::from_secs(3))
                 .connect_with(opts)
                 .await
                 .map_err(StoreError::Connect)?;
