@@ -3,10 +3,15 @@
 //! resolve through the `use cordon::audit` below) and driven in-process.
 
 use cordon::audit;
+use cordon::sandbox;
 
 #[path = "../src/cli/audit.rs"]
 #[allow(dead_code)]
 mod cli_audit;
+
+// `audit prune` opens the log for writing and removes what a dead cordon left.
+#[path = "../src/cli/leftovers.rs"]
+mod leftovers;
 
 use clap::Parser;
 use cli_audit::{AuditArgs, AuditCommand};
