@@ -17,13 +17,19 @@ use srv::{get, post};
 struct Env {
     dir: tempfile::TempDir,
     url: String,
+    /// YAML for `cordon serve --config`, when the defaults will not do.
+    config: Option<String>,
 }
 
 impl Env {
     fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("audit.db").display());
-        Env { dir, url }
+        Env {
+            dir,
+            url,
+            config: None,
+        }
     }
     fn key_file(&self) -> PathBuf {
         self.dir.path().join("audit.key")
@@ -41,15 +47,20 @@ impl Env {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
     fn serve(&self, port: u16) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_cordon"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--shutdown-grace",
-                "1s",
-            ])
-            .arg("--policy-dir")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cordon"));
+        cmd.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--shutdown-grace",
+            "1s",
+        ]);
+        if let Some(yaml) = self.config.as_deref() {
+            let path = self.dir.path().join("serve.yaml");
+            std::fs::write(&path, yaml).expect("write config");
+            cmd.arg("--config").arg(path);
+        }
+        cmd.arg("--policy-dir")
             .arg(srv::policies_dir())
             .env("CORDON_AUDIT_URL", &self.url)
             .env("CORDON_AUDIT_KEY_FILE", self.key_file())
@@ -224,4 +235,115 @@ async fn sigkill_then_restart_reaps_the_orphan_and_records_interrupted() {
         .collect();
     assert!(kinds.contains(&"interrupted"), "{kinds:?}");
     env.verify_ok();
+}
+
+/// `cordon_executions_running` from `/metrics`.
+async fn running(addr: SocketAddr, key: &str) -> u64 {
+    get(addr, "/metrics", key)
+        .await
+        .text()
+        .lines()
+        .find(|l| l.starts_with("cordon_executions_running"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_20_concurrent_executions_leaves_each_one_final_and_no_container() {
+    if support::docker("sigkill_during_20").await.is_none() {
+        return;
+    }
+    let mut env = Env::new();
+    // Eight run at once, twelve wait in the admission queue: the kill hits both.
+    env.config = Some(
+        "rate_limits:\n  default: { concurrent: 50, per_hour: 10000 }\n\
+         admission: { max_concurrent: 8, queue: 20, queue_timeout: 60s }\n"
+            .to_string(),
+    );
+    let key = env.key("t1", "submitter");
+    let auditor = env.key("t1", "auditor");
+    let port = srv::free_port();
+    let (mut child, addr) = start(&env, port).await;
+
+    const N: usize = 20;
+    let mut calls = Vec::new();
+    for i in 0..N {
+        let key = key.clone();
+        calls.push(tokio::spawn(async move {
+            let body = json!({
+                "language": "python",
+                "code": format!("import time\nprint('up {i}', flush=True)\ntime.sleep(60)\n"),
+                "wait": false,
+            });
+            post(addr, "/v1/executions", &key, &body).await
+        }));
+    }
+    // All twenty are recorded and eight run; then the gateway dies.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let recorded = get(addr, "/v1/audit?limit=100", &auditor).await.json();
+        let n = recorded.as_array().map_or(0, Vec::len);
+        if n == N && running(addr, &auditor).await >= 8 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {N} recorded and 8 running ({n} recorded):\n{}",
+            env.log(port)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal(&child, "-KILL");
+    let _ = child.wait();
+    for c in calls {
+        c.abort();
+    }
+    let rows = get_ids(&env);
+    assert_eq!(rows.len(), N);
+
+    let port2 = srv::free_port();
+    let (mut child2, addr2) = start(&env, port2).await;
+    for id in &rows {
+        assert_eq!(
+            containers_of(id).await,
+            0,
+            "a container of {id} was left:\n{}",
+            env.log(port2)
+        );
+        let r = get(addr2, &format!("/v1/executions/{id}"), &key).await;
+        let status = r.json()["status"].clone();
+        assert!(
+            status != "running" && status != "pending",
+            "{id} has no final state: {}",
+            r.text()
+        );
+        let rec = env.audit_show(id);
+        let reason = rec["execution"]["termination_reason"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            ["interrupted", "timeout", "exited"].contains(&reason),
+            "{id}: {rec}"
+        );
+    }
+    signal(&child2, "-TERM");
+    assert!(wait_exit(&mut child2, Duration::from_secs(60)).is_some_and(|s| s.success()));
+    env.verify_ok();
+}
+
+/// The ids of every execution in the log (read with the CLI).
+fn get_ids(env: &Env) -> Vec<String> {
+    let out = env.cordon(&["audit", "query", "--limit", "1000", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("query json");
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect()
 }

@@ -107,7 +107,7 @@ pub enum AuditError {
     WriterClosed,
     /// The store is unavailable: the record waits in the local spool and is
     /// appended, in order, when the store returns.
-    #[error("audit record pending: {0}")]
+    #[error("audit record pending, kept in the local spool until the audit store returns: {0}")]
     Pending(String),
     /// The store is unavailable and the local spool is full: not recorded.
     #[error("the audit store is unavailable and the local spool is full; not recorded")]

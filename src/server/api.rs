@@ -444,7 +444,8 @@ pub async fn readyz(State(state): State<AppState>, _caller: Caller) -> Response 
     }
     let engine =
         tokio::time::timeout(Duration::from_secs(5), state.inner().docker.client().ping()).await;
-    let engine_ok = matches!(engine, Ok(Ok(_)));
+    // Ready only once the watcher, which gates admission, also sees the engine.
+    let engine_ok = matches!(engine, Ok(Ok(_))) && state.inner().engine.up();
     checks.push(json!({ "name": "engine", "ok": engine_ok }));
     for image in images {
         let ok = engine_ok && state.inner().docker.preflight_image(&image).await.is_ok();
