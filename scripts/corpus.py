@@ -30,11 +30,14 @@ for an anonymous submitter):
     privilege-escalation and inherit entries; entries whose payload is typed into an
     interactive program (a bare program start followed by lines that are its input, such as
     `vi` then `:!/bin/sh`, which a script cannot do as written); shell entries with no shell in
-    them (`screen`, `fish`); code that `bash -n` rejects.
+    them (`screen`, `fish`) or that are a bare shell (`dash`); file-read, upload, file-write and
+    command entries whose file or command is not in the code (a package or patch prepared
+    elsewhere); code that `bash -n` rejects.
   * Atomic Red Team: Linux tests run by sh or bash (`command` only, not prerequisites or
     cleanup), input arguments replaced by their defaults. Discovery techniques (uname, ps, ls
     of /etc, ...) are left out of both labels: a gateway has no reason to refuse them and they
-    are not benign examples either.
+    are not benign examples either. So are the tests listed in ATOMIC_HARMLESS, whose command
+    as written only simulates (echo a message, touch or chmod a file in /tmp, encode "hello").
   * reverse-shell-generator: its reverse and bind shell templates for Linux and macOS that are
     shell commands (bash) or Node code (javascript); templates in other languages (C, Java,
     PowerShell, msfvenom invocations, raw shellcode) are dropped.
@@ -70,7 +73,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Every repository the corpora come from, with the commit the README figures were made at.
-# `build` reads whatever commit the snapshot's HEAD is and records it per sample.
+# `build` reads that commit when the snapshot has it (a newer snapshot still has it in its
+# history), else the snapshot's HEAD with a warning; each sample records the commit it came from.
 SOURCES = {
     # malicious
     "GTFOBins/GTFOBins.github.io": "7382261ef936e35896ba70e7a6b833352ffb9a22",
@@ -79,13 +83,13 @@ SOURCES = {
     "DataDog/guarddog": "ca8b5b43d1454c89c03fb2acecf0716781c2a745",
     # benign
     "pyenv/pyenv": "bec9a562a59e48a730fe3320fe90c6999c82886c",
-    "rbenv/rbenv": None,
-    "bats-core/bats-core": None,
+    "rbenv/rbenv": "23c3041695feb811c18dbb270096c7956f7c377d",
+    "bats-core/bats-core": "d22e41faad59f5fd942a88c992b4913a27a460c4",
     "alexanderepstein/Bash-Snippets": "581a6b4ea681005e3f8add37dbed74aaec65479f",
     "hastagAB/Awesome-Python-Scripts": "f0ea440d412b9b079e3346600f24c74a8ea96386",
     "expressjs/express": "a3714473feb3d2908add734d340e7755fd85e0a3",
-    "tj/commander.js": None,
-    "shelljs/shelljs": None,
+    "tj/commander.js": "ba6d13ddb4243e5913367734f8c159089ffe7834",
+    "shelljs/shelljs": "ed9f79aaf0a0a60c57eada9df701a1074e59396b",
 }
 
 LANGS = ("bash", "python", "javascript")
@@ -129,7 +133,14 @@ class Repo:
         self.git_dir = mirror / name.replace("/", "+") / "repo"
         if not self.git_dir.is_dir():
             raise FileNotFoundError(f"snapshot of {name} not found at {self.git_dir}")
-        self.commit = self._git("rev-parse", "HEAD").strip()
+        pinned = SOURCES.get(name)
+        has_pinned = pinned and subprocess.run(
+            ["git", f"--git-dir={self.git_dir}", "cat-file", "-e", f"{pinned}^{{commit}}"],
+            capture_output=True,
+        ).returncode == 0
+        if pinned and not has_pinned:
+            print(f"warning: {name} has no commit {pinned[:12]}; reading its HEAD", file=sys.stderr)
+        self.commit = pinned if has_pinned else self._git("rev-parse", "HEAD").strip()
 
     def _git(self, *args: str) -> str:
         return subprocess.run(
@@ -138,7 +149,7 @@ class Repo:
         ).stdout
 
     def files(self) -> list[tuple[str, int]]:
-        out = self._git("ls-tree", "-r", "-l", "HEAD")
+        out = self._git("ls-tree", "-r", "-l", self.commit)
         res = []
         for line in out.splitlines():
             meta, _, path = line.partition("\t")
@@ -148,7 +159,7 @@ class Repo:
         return res
 
     def read(self, path: str) -> str:
-        return self._git("show", f"HEAD:{path}")
+        return self._git("show", f"{self.commit}:{path}")
 
 
 def pick(seq: list[str], key: str) -> str:
@@ -226,14 +237,21 @@ SHELL_RE = re.compile(r"(?<![\w-])(?:/bin/|/usr/bin/)?(?:ba|da|z|k|a)?sh(?![\w-]
 def gtfo_concrete(code: str, fn: str, key: str) -> str:
     host, port = pick(HOSTS, key + "h"), pick(PORTS, key + "p")
     secret = pick(SECRETS, key + "s")
+    payload = REVSHELL_CMD.format(host=host, port=port)
+    # An unquoted option or assignment value must stay one word.
+    code = re.sub(r"(?<==)/path/to/command(?=\s|$)", f"'{payload}'", code)
+    reads = fn in ("file-read", "upload")
     subs = [
-        ("/path/to/command", REVSHELL_CMD.format(host=host, port=port)),
-        ("/path/to/input-file", secret if fn in ("file-read", "upload") else "/tmp/in.txt"),
+        ("/path/to/command", payload),
+        ("/path/to/input-file", secret if reads else "/tmp/in.txt"),
+        ("/path/to/file-input", secret if reads else "/tmp/in.txt"),
+        ("path/to/input-file", secret.lstrip("/") if reads else "tmp/in.txt"),
+        ("/path/to/input-dir", "/root/.ssh" if reads else "/tmp/indir"),
         ("/path/to/output-file", "/root/.ssh/authorized_keys" if fn == "file-write" else "/tmp/out.txt"),
+        ("/path/to/output-dir", "/root/.ssh" if fn == "file-write" else "/tmp/outdir"),
         ("/path/to/temp-file", "/tmp/tf"),
         ("/path/to/temp-dir", "/tmp/td"),
         ("/path/to/temp-socket", "/tmp/tsock"),
-        ("/path/to/output-dir", "/tmp/outdir"),
         ("/path/to/socket", "/tmp/sock"),
         ("/path/to/script", "/tmp/s.sh"),
         ("/path/to/wordlist", "/tmp/words"),
@@ -277,7 +295,7 @@ def gtfo_interactive(code: str, binary: str) -> bool:
         words = line.split()
         while words and (re.match(r"^\w+=", words[0]) or words[0] in ("sudo", "env")):
             words = words[1:]
-        if not words or os.path.basename(words[0]) != binary:
+        if not words or not os.path.basename(words[0]).startswith(binary):
             continue
         if i == len(lines) - 1 or "<<" in line or line.rstrip().endswith(("\\", "|", "&&")):
             return False
@@ -322,8 +340,14 @@ def gtfobins(repo: Repo) -> tuple[list[Sample], dict]:
                         why = "interactive"
                     elif fn == "shell" and not SHELL_RE.search(raw):
                         why = "no shell"
-                    elif fn == "upload" and "/path/to/input-file" not in raw:
-                        why = "upload of no file"
+                    elif fn in ("upload", "file-read") and not re.search(r"path/to/(input-file|file-input|input-dir)", raw):
+                        why = "reads no named file"
+                    elif fn == "file-write" and not re.search(r"/path/to/output-(file|dir)", raw):
+                        why = "writes no named file"
+                    elif fn == "command" and "/path/to/command" not in raw:
+                        why = "payload not in the code"
+                    elif fn == "shell" and re.fullmatch(r"\s*(/bin/|/usr/bin/)?(ba|da|z|k|a|c|tc)?sh\s*", raw):
+                        why = "bare shell"
                     key = f"{binary}-{fn}-{i}{tag}"
                     code = gtfo_concrete(raw, fn, key) + "\n"
                     if why is None and not bash_syntax_ok(code):
@@ -337,6 +361,17 @@ def gtfobins(repo: Repo) -> tuple[list[Sample], dict]:
 
 
 # ---------------------------------------------------------------- Atomic Red Team
+
+
+# Atomic tests whose command as written does nothing a gateway must refuse: they simulate a
+# technique with a harmless stand-in (a script that echoes, a file in a scratch dir, a lookup).
+ATOMIC_HARMLESS = {
+    "T1027.001-1", "T1027.013-2", "T1030-0", "T1036.007-1", "T1036.008-0", "T1059.004-0",
+    "T1059.004-4", "T1059.004-6", "T1059.004-7", "T1059.004-12", "T1070.003-7", "T1070.004-0",
+    "T1070.004-1", "T1070.006-0", "T1070.006-1", "T1070.006-3", "T1140-5", "T1140-7",
+    "T1222.002-0", "T1222.002-1", "T1222.002-2", "T1222.002-3", "T1564.001-0", "T1569.003-5",
+    "T1686-16", "T1548.001-8", "T1548.001-9", "T1560.001-5", "T1140-2", "T1140-3", "T1140-4",
+}
 
 
 def atomic(repo: Repo) -> tuple[list[Sample], dict]:
@@ -362,6 +397,9 @@ def atomic(repo: Repo) -> tuple[list[Sample], dict]:
             ex = t.get("executor") or {}
             if ex.get("name") not in ("sh", "bash") or not ex.get("command"):
                 dropped["executor"] = dropped.get("executor", 0) + 1
+                continue
+            if f"{tid}-{i}" in ATOMIC_HARMLESS:
+                dropped["harmless as written"] = dropped.get("harmless as written", 0) + 1
                 continue
             code = str(ex["command"])
             for k, v in (t.get("input_arguments") or {}).items():
