@@ -1,0 +1,95 @@
+//! Commands that produce text the analyzer can follow: `printf` (folded,
+//! also into a variable with `-v`) and `cat` and its relatives (reading
+//! files the script wrote, `/proc/*/environ`, credentials). `echo` is a
+//! one-liner in the dispatch.
+
+use super::RunCtx;
+use crate::analyze::bash::decode;
+use crate::analyze::bash::paths;
+use crate::analyze::bash::walk::{Analyzer, Output, Var};
+use crate::analyze::bash::words::{self, Taint, Word};
+
+impl<'s> Analyzer<'s> {
+    /// `printf [-v var] FORMAT ARGS`, folded when every word is known.
+    pub(super) fn printf(&mut self, args: &[Word], mut arg_taint: Taint, out: &mut Output) {
+        let mut a = args.to_vec();
+        let mut var = None;
+        if a.first().is_some_and(|w| w.known_text() == "-v") && a.len() >= 2 {
+            var = Some(a[1].known_text());
+            a.drain(..2);
+        }
+        let vals: Option<Vec<String>> = a.iter().map(Word::constant).collect();
+        let text = vals.and_then(|v| v.split_first().map(|(f, rest)| decode::printf(f, rest)));
+        let obf = a.first().is_some_and(|f| {
+            f.known_text().contains("\\x")
+                || f.known_text().contains("\\1")
+                || f.known_text().contains("\\0")
+        });
+        if obf {
+            arg_taint.decoders.push("printf".into());
+        }
+        match var {
+            Some(v) if words::is_var_name(&v) => {
+                self.vars.insert(
+                    v,
+                    Var {
+                        value: text,
+                        array: None,
+                        taint: arg_taint,
+                    },
+                );
+                out.text = Some(String::new());
+            }
+            _ => {
+                out.text = text;
+                out.taint = arg_taint;
+            }
+        }
+    }
+
+    /// `cat`, `head`, `less` ...: the content of files the script wrote and the
+    /// taint of what they read.
+    pub(super) fn cat_like(&mut self, name: &str, texts: &[String], rc: &RunCtx, out: &mut Output) {
+        let span = rc.span;
+        let files: Vec<&String> = texts
+            .iter()
+            .filter(|t| !t.starts_with('-') || t.as_str() == "-")
+            .collect();
+        out.taint.merge(&rc.stdin.taint);
+        if files.is_empty() || files.iter().all(|f| f.as_str() == "-") {
+            if name == "cat" {
+                out.text = rc.stdin.text.clone();
+            }
+        } else {
+            let mut content = Some(String::new());
+            for f in &files {
+                let p = paths::normalise(f);
+                if p.starts_with("/proc/") && p.ends_with("/environ") {
+                    self.signal("env-harvest", span);
+                    self.secret_seen = true;
+                    out.taint.secret = true;
+                }
+                if paths::sensitive(&p) == Some(paths::Sensitive::Credential) {
+                    out.taint.secret = true;
+                }
+                let info = self.files.get(&p).cloned();
+                match info {
+                    Some(i) => {
+                        out.taint.merge(&i.taint);
+                        content = match (content, i.content) {
+                            (Some(a), Some(b)) => Some(a + &b),
+                            _ => None,
+                        };
+                    }
+                    None => content = None,
+                }
+            }
+            if name == "cat" {
+                out.text = content;
+            }
+        }
+        if name == "head" {
+            self.head_fill(&texts, rc, span);
+        }
+    }
+}
