@@ -87,6 +87,9 @@ pub(super) struct Analyzer<'s> {
     /// the top of a script). Function bodies and payloads run where the
     /// caller may have set it, so there it is unknown instead.
     pub unset_is_empty: bool,
+    /// Byte ranges of placeholders for words tree-sitter could not read
+    /// (see `recover.rs`): unknown values whose substitutions still run.
+    pub opaque: Vec<(usize, usize)>,
 }
 
 pub(super) type R<T> = Result<T, AnalyzeError>;
@@ -182,6 +185,7 @@ impl<'s> Analyzer<'s> {
             secret_seen: false,
             net_sink: None,
             unset_is_empty: true,
+            opaque: Vec::new(),
         }
     }
 
@@ -1214,7 +1218,11 @@ impl<'s> Analyzer<'s> {
     /// assignment value (no field splitting).
     pub fn word_q(&mut self, node: Node<'s>, quoted: bool) -> R<Word> {
         self.enter()?;
-        let r = self.word_inner(node, quoted);
+        let r = if self.opaque.contains(&(node.start_byte(), node.end_byte())) {
+            self.generic(node, &Ctx::default()).map(|_| Word::unknown())
+        } else {
+            self.word_inner(node, quoted)
+        };
         self.leave();
         r
     }
