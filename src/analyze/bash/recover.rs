@@ -169,7 +169,8 @@ fn unreadable_alone(
 
 /// For each innermost error, the word it starts in (or the word just before
 /// it, where a missing token is reported), or else the first word inside it
-/// that is not plain text, becomes opaque.
+/// that is not plain text, or else the nearest such word before it, becomes
+/// opaque.
 fn pin_errors(printed: &Rendered, errors: &[Range<usize>], opaque: &mut Vec<Range<usize>>) {
     for err in errors.iter().filter(|e| innermost(e, errors)) {
         let usable = |w: &&render::PrintedWord| {
@@ -182,9 +183,22 @@ fn pin_errors(printed: &Rendered, errors: &[Range<usize>], opaque: &mut Vec<Rang
             .or_else(|| printed.words.iter().rfind(|w| w.out.end <= err.start));
         let pick = match at {
             Some(w) if usable(&w) => Some(w),
-            _ => printed.words.iter().find(|w| {
-                w.out.start >= err.start && w.out.start < err.end.max(err.start + 1) && usable(w)
-            }),
+            _ => printed
+                .words
+                .iter()
+                .find(|w| {
+                    w.out.start >= err.start
+                        && w.out.start < err.end.max(err.start + 1)
+                        && usable(w)
+                })
+                // tree-sitter often notices a bad word only at a later
+                // token: the nearest word before that is not plain text.
+                .or_else(|| {
+                    printed
+                        .words
+                        .iter()
+                        .rfind(|w| w.out.end <= err.start && usable(w))
+                }),
         };
         if let Some(w) = pick {
             if !opaque.contains(&w.orig) {
