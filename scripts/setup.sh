@@ -4,10 +4,11 @@
 #
 #   scripts/setup.sh [--with-postgres] [--cargo=release|debug|none] [--skip-images]
 #
-# Steps: packages (apt: docker.io, debootstrap, and postgresql with --with-postgres; only
-# what is missing), cgroups, the Docker engine (started in the background when `docker info`
-# fails; log in /var/log/cordon-dockerd.log), the runtime images (images/build.sh all),
-# then `cargo build` (release by default: that is what scripts/demo.sh runs).
+# Steps: packages (apt: docker.io, debootstrap, bash-completion for the Bash parse corpus, and
+# postgresql with --with-postgres; only what is missing), cgroups, the Docker engine (started
+# in the background when `docker info` fails; log in /var/log/cordon-dockerd.log), the runtime
+# images (images/build.sh all), then `cargo build` (release by default: that is what
+# scripts/demo.sh runs).
 #
 # Runs as root on a fresh machine. Without root it still works when nothing needs
 # installing or starting (e.g. a developer in the docker group), and says so otherwise.
@@ -113,6 +114,8 @@ if [[ "$WITH_POSTGRES" == 1 ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb
     missing+=(postgresql)
 fi
 cgroups_mounted || command -v cgroupfs-mount >/dev/null 2>&1 || missing+=(cgroupfs-mount)
+# The Bash parse test (tests/analyze_bash_debian.rs) reads the real scripts this package ships.
+[[ -e /usr/share/bash-completion/bash_completion ]] || missing+=(bash-completion)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     log "nothing to install"

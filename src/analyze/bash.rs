@@ -8,8 +8,13 @@
 //! (`bash -c '...'`, `echo <b64> | base64 -d | sh`, `python -c '...'`) are
 //! analysed recursively under `Budget::nested`.
 //!
-//! Failure is closed: a syntax error anywhere gives `Unparseable` with the
-//! position of the first ERROR/MISSING node, nesting beyond the budget gives
+//! Valid bash that tree-sitter-bash cannot read is not denied for that:
+//! `recover.rs` reads it with brush-parser, prints it in forms tree-sitter
+//! reads and the same walk analyses it (spans mapped back to the source).
+//!
+//! Failure is closed: a syntax error that brush-parser confirms gives
+//! `Unparseable` at the position it names (as does a word or substitution
+//! neither parser reads), nesting beyond the budget gives
 //! `TooDeep` (checked by a byte pre-scan before parsing and by an iterative
 //! walk of the tree before the semantic walk), and the deadline is checked
 //! while parsing and walking.
@@ -17,6 +22,8 @@
 mod commands;
 mod decode;
 mod paths;
+mod recover;
+mod render;
 mod walk;
 mod words;
 
@@ -69,22 +76,44 @@ fn extract_with(
     let limit = budget.max_depth;
     prescan_nesting(code, limit)?;
     let tree = parse(code, budget)?;
-    check_tree(tree.root_node(), code, limit, budget)?;
+    // Valid bash that tree-sitter-bash rejects is read by the second parser
+    // and printed in forms tree-sitter reads; what neither reads is denied.
+    let recovered = match check_tree(tree.root_node(), code, limit, budget) {
+        Ok(()) => None,
+        Err(AnalyzeError::Unparseable { .. }) => Some(recover::recover(code, budget)?),
+        Err(e) => return Err(e),
+    };
+    let (text, root) = match &recovered {
+        Some(r) => {
+            check_tree(r.tree.root_node(), &r.text, limit, budget)?;
+            (r.text.as_str(), r.tree.root_node())
+        }
+        None => (code, tree.root_node()),
+    };
     // The semantic walk recurses on statements, commands and words: at most a
     // few frames per tree level, all bounded by this counter.
     let walk_limit = limit.saturating_mul(3).saturating_add(16);
-    let mut analyzer = Analyzer::new(code, budget, depth, walk_limit);
+    let mut analyzer = Analyzer::new(text, budget, depth, walk_limit);
     if let Some(vars) = inherited {
         analyzer.vars = vars;
         analyzer.unset_is_empty = false;
     }
-    analyzer.stmt(tree.root_node(), &Ctx::default())?;
+    if let Some(r) = &recovered {
+        analyzer.opaque.clone_from(&r.opaque);
+    }
+    analyzer.stmt(root, &Ctx::default())?;
     if analyzer.secret_seen {
         if let Some(span) = analyzer.net_sink {
             analyzer.signal("exfiltration", span);
         }
     }
-    Ok(dedup(analyzer.facts))
+    let mut facts = dedup(analyzer.facts);
+    if let Some(r) = &recovered {
+        for f in &mut facts {
+            f.span = r.span_to_source(f.span);
+        }
+    }
+    Ok(facts)
 }
 
 fn dedup(facts: Vec<Fact>) -> Vec<Fact> {

@@ -18,7 +18,11 @@ impl<'s> Analyzer<'s> {
     /// assignment value (no field splitting).
     pub fn word_q(&mut self, node: Node<'s>, quoted: bool) -> R<Word> {
         self.enter()?;
-        let r = self.word_inner(node, quoted);
+        let r = if self.opaque.contains(&(node.start_byte(), node.end_byte())) {
+            self.generic(node, &Ctx::default()).map(|_| Word::unknown())
+        } else {
+            self.word_inner(node, quoted)
+        };
         self.leave();
         r
     }

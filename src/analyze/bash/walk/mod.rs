@@ -101,6 +101,9 @@ pub(super) struct Analyzer<'s> {
     /// the top of a script). Function bodies and payloads run where the
     /// caller may have set it, so there it is unknown instead.
     pub unset_is_empty: bool,
+    /// Byte ranges of placeholders for words tree-sitter could not read
+    /// (see `recover.rs`): unknown values whose substitutions still run.
+    pub opaque: Vec<(usize, usize)>,
 }
 
 pub(super) type R<T> = Result<T, AnalyzeError>;
@@ -163,6 +166,7 @@ impl<'s> Analyzer<'s> {
             secret_seen: false,
             net_sink: None,
             unset_is_empty: true,
+            opaque: Vec::new(),
         }
     }
 
