@@ -15,8 +15,12 @@
 //! while parsing and walking.
 
 mod commands;
+mod credentials;
 mod decode;
+mod exfil;
+mod impact;
 mod paths;
+mod servers;
 mod walk;
 mod words;
 
@@ -79,6 +83,9 @@ fn extract_with(
         analyzer.unset_is_empty = false;
     }
     analyzer.stmt(tree.root_node(), &Ctx::default())?;
+    for (id, span) in impact::redirect_signals(&analyzer.facts) {
+        analyzer.signal(id, span);
+    }
     if analyzer.secret_seen {
         if let Some(span) = analyzer.net_sink {
             analyzer.signal("exfiltration", span);

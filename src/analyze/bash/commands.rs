@@ -449,9 +449,11 @@ impl<'s> Analyzer<'s> {
         if !name.is_empty() {
             self.emit_command(&name, &args, span);
         }
-        if !DATA_COMMANDS.contains(&name.as_str()) {
+        let data = DATA_COMMANDS.contains(&name.as_str());
+        if !data {
             self.arg_strings(&args, span);
         }
+        self.technique_signals(&name, &args, rc, data);
         // Running a file the script downloaded or wrote.
         if full.contains('/') && !cmd_word.has_unknown() {
             let path = paths::normalise(&full);
@@ -482,6 +484,8 @@ impl<'s> Analyzer<'s> {
             self.signal("reverse-shell", span);
         }
         let mut out = self.semantics(&name, &args, rc, socket)?;
+        out.taint.merge(&self.source_taint(&name, &args, rc));
+        self.exfil_sinks(&name, &args, rc);
         let (to_file, _) = self.apply_redirects(&rc.redirs, &out, span, out.shell);
         if to_file {
             out.text = None;
@@ -1476,7 +1480,19 @@ impl<'s> Analyzer<'s> {
                 while end < args.len() && !matches!(texts[end].as_str(), ";" | "+") {
                     end += 1;
                 }
-                let sub: Vec<Word> = args[start..end].to_vec();
+                // `{}` is each file found under the start path: `-exec
+                // openssl enc -in {}` below /home works on /home's files.
+                let found = match start_paths.as_slice() {
+                    [one] => format!("{}/{{}}", one.trim_end_matches('/')),
+                    _ => "{}".to_string(),
+                };
+                let sub: Vec<Word> = args[start..end]
+                    .iter()
+                    .map(|w| match w.constant() {
+                        Some(c) if c.contains("{}") => Word::lit(c.replace("{}", &found)),
+                        _ => w.clone(),
+                    })
+                    .collect();
                 if let Some(first) = sub.first() {
                     let n = first.known_text();
                     let n = paths::basename(&n);
