@@ -401,7 +401,7 @@ impl Analyzer<'_> {
     /// a file named in an address (`FILE:/etc/passwd`, `OPEN:...`).
     fn stream_leaks(&self, name: &str, args: &[Word], rc: &RunCtx) -> bool {
         let texts: Vec<String> = args.iter().map(Word::known_text).collect();
-        if name == "openssl" && !texts.first().is_some_and(|s| s == "s_client") {
+        if name == "openssl" && texts.first().is_none_or(|s| s != "s_client") {
             return false;
         }
         if name == "ssh" && texts.iter().any(|t| t == "-W" || t == "-N") {
