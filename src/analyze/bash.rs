@@ -20,10 +20,14 @@
 //! while parsing and walking.
 
 mod commands;
+mod credentials;
 mod decode;
+mod exfil;
+mod impact;
 mod paths;
 mod recover;
 mod render;
+mod servers;
 mod walk;
 mod words;
 
@@ -102,6 +106,9 @@ fn extract_with(
         analyzer.opaque.clone_from(&r.opaque);
     }
     analyzer.stmt(root, &Ctx::default())?;
+    for (id, span) in impact::redirect_signals(&analyzer.facts) {
+        analyzer.signal(id, span);
+    }
     if analyzer.secret_seen {
         if let Some(span) = analyzer.net_sink {
             analyzer.signal("exfiltration", span);

@@ -29,6 +29,14 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("sensitive-write", "a system, credential or startup file opened for writing, copied over or linked"),
     ("exfiltration", "secrets (environment, credential files, secret variables) reach a network sender"),
     ("kill-all", "signals every process at once (kill -9 -1, kill 1, killall5)"),
+    ("log-tampering", "truncates, overwrites or deletes system logs or shell history, or vacuums the journal"),
+    ("security-disable", "disables auditing, SELinux/AppArmor, a firewall, a logging or security service, or an exploit mitigation such as ASLR"),
+    ("timestomp", "sets file timestamps outside the scratch directories, or sets the system clock"),
+    ("weaken-permissions", "makes system paths world-writable or changes their immutable attributes (chattr, chmod a+w)"),
+    ("system-shutdown", "shuts down, reboots or halts the machine, or switches it to rescue mode"),
+    ("encrypt-files", "encrypts files outside the scratch directories (gpg -c, openssl enc, 7z -p, ccencrypt): data encrypted for impact"),
+    ("credential-search", "searches the file system for credentials by name or keyword (find / -name id_rsa, grep -r password /etc)"),
+    ("network-server", "starts a network server or listener (python -m http.server, php -S, nc -l, socat TCP-LISTEN)"),
 ];
 
 /// Whether `id` is a known signal.

@@ -131,42 +131,58 @@ pub(super) enum Sensitive {
     Device,
 }
 
-/// Classifies a path (already normalised) as sensitive, if it is.
+/// Classifies a path as sensitive, if it is. Directory names match with
+/// and without a trailing slash (`~/.aws` and `~/.aws/`), a relative path is
+/// read as if the working directory were `/` or the home directory (`cd /;
+/// cat etc/shadow`), and system files match under any prefix
+/// (`/mnt/etc/shadow`, `/usr/local/etc/sudoers`).
 pub(super) fn sensitive(path: &str) -> Option<Sensitive> {
     let p = normalise(path);
-    let lower = p.to_ascii_lowercase();
+    let mut lower = p.to_ascii_lowercase();
+    if !lower.starts_with('/') && !lower.starts_with('~') {
+        lower.insert(0, '/');
+    }
+    // Component patterns below are written `/name/`: one trailing slash
+    // makes `~/.aws` and `~/.aws/` the same path.
+    let slashed = format!("{}/", lower.trim_end_matches('/'));
+    let lower = slashed.trim_end_matches('/');
     let credential = [
         "/etc/shadow",
         "/etc/gshadow",
         "/etc/master.passwd",
         "/etc/security/opasswd",
-        "/.ssh",
+        "/.ssh/",
         "authorized_keys",
         "id_rsa",
         "id_dsa",
         "id_ecdsa",
         "id_ed25519",
         "/.aws/",
-        ".kube/config",
+        "/.kube/",
         "/.docker/config.json",
-        "/.netrc",
-        "/.git-credentials",
-        "/.gnupg",
-        "/.config/gcloud",
+        "/.netrc/",
+        "/.git-credentials/",
+        "/.gnupg/",
+        "/.config/gcloud/",
         "/.azure/",
-        "/.pgpass",
-        "/var/run/secrets",
-        "/run/secrets",
+        "/.pgpass/",
+        "/.history/",
+        "/var/run/secrets/",
+        "/run/secrets/",
         "/etc/kubernetes/admin.conf",
         "/proc/self/environ",
     ];
-    if credential.iter().any(|c| lower.contains(c))
-        || (lower.starts_with("/etc/ssh/ssh_host_") && lower.ends_with("_key"))
+    if credential.iter().any(|c| slashed.contains(c))
+        || is_history_name(basename(lower))
+        || (lower.contains("/etc/ssh/ssh_host_") && lower.ends_with("_key"))
         || (lower.starts_with("/proc/") && lower.ends_with("/environ"))
     {
         return Some(Sensitive::Credential);
     }
-    if lower.starts_with("/etc/sudoers") {
+    if slashed.contains("/etc/sudoers")
+        || slashed.contains("/sudoers.d/")
+        || basename(lower) == "sudoers"
+    {
         return Some(Sensitive::Privilege);
     }
     let escape = lower.contains("docker.sock")
@@ -193,7 +209,256 @@ pub(super) fn sensitive(path: &str) -> Option<Sensitive> {
             return Some(Sensitive::Device);
         }
     }
-    None
+    // `/etc/sh*w` is a read of /etc/shadow however it is spelled.
+    glob_target(&p).and_then(sensitive)
+}
+
+/// A shell or REPL history file: `.bash_history`, `.zsh_history`,
+/// `.python_history`, `.history`.
+pub(super) fn is_history_name(base: &str) -> bool {
+    base == ".history" || (base.starts_with('.') && base.ends_with("_history"))
+}
+
+/// File and directory names that hold credentials wherever they are: an
+/// argument naming one (`ls .aws`, `ssh -i id_rsa`, `find / -name .netrc`)
+/// is credential access even when no path is spelled out.
+const CREDENTIAL_NAMES: &[&str] = &[
+    "authorized_keys",
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".kube",
+    ".azure",
+    ".netrc",
+    ".pgpass",
+    ".git-credentials",
+    ".history",
+    "credentials.db",
+    "access_tokens.db",
+    "accesstokens.json",
+    "msal_token_cache.json",
+];
+
+/// Names too common as words (`grep shadow style.css`) to count as bare
+/// arguments, but a credential search when given to `find -name`/`locate`.
+const SEARCH_ONLY_NAMES: &[&str] = &[
+    "shadow",
+    "gshadow",
+    "master.passwd",
+    "sudoers",
+    "credentials",
+    "wallet.dat",
+    "keychain-db",
+];
+
+/// Whether an argument names a credential file or directory: `id_rsa`,
+/// `*id_rsa*`, `.aws/`, `'.bash_history'`, `.*\.netrc$`, or a relative
+/// path with such a component (`.aws/credentials`). `search` also accepts
+/// the names in [`SEARCH_ONLY_NAMES`] (for find/locate patterns).
+pub(super) fn names_credential(arg: &str, search: bool) -> bool {
+    if arg.len() > 256 {
+        return false;
+    }
+    let lower = arg.to_ascii_lowercase().replace('\\', "");
+    lower.split('/').any(|c| {
+        let c = c
+            .trim_start_matches(['*', '?', '^', '(', '"', '\''])
+            .trim_end_matches(['*', '?', '$', ')', '"', '\'']);
+        if c.is_empty() {
+            return false;
+        }
+        let key = ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"]
+            .iter()
+            .any(|k| c.contains(k));
+        let dotted = CREDENTIAL_NAMES
+            .iter()
+            .any(|n| c == *n || (n.starts_with('.') && c.ends_with(n) && c.len() > n.len()));
+        key || dotted || c.ends_with("_history") || (search && SEARCH_ONLY_NAMES.contains(&c))
+    })
+}
+
+/// Where a script may do as it likes: a relative path (the working
+/// directory), `/tmp`, `/var/tmp` and `/dev/shm`.
+pub(super) fn is_scratch(path: &str) -> bool {
+    let p = normalise(path);
+    if !p.starts_with('/') && !p.starts_with('~') {
+        return !p.starts_with("..");
+    }
+    ["/tmp", "/var/tmp", "/dev/shm"]
+        .iter()
+        .any(|d| p == *d || p.strip_prefix(d).is_some_and(|r| r.starts_with('/')))
+}
+
+/// Whether `path` is part of the system rather than a scratch or project
+/// directory: `/`, the home directory itself, or anything under the
+/// top-level system directories.
+pub(super) fn is_system_path(path: &str) -> bool {
+    if is_scratch(path) {
+        return false;
+    }
+    let p = normalise(path);
+    if is_root_class(&p) {
+        return true;
+    }
+    let top = p
+        .strip_prefix('/')
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("");
+    matches!(
+        top,
+        "bin"
+            | "boot"
+            | "dev"
+            | "etc"
+            | "lib"
+            | "lib32"
+            | "lib64"
+            | "libx32"
+            | "opt"
+            | "root"
+            | "sbin"
+            | "srv"
+            | "sys"
+            | "proc"
+            | "usr"
+            | "var"
+            | "home"
+    )
+}
+
+/// Paths a glob in a script could be aiming at: `/etc/sh*w`, `/e?c/shadow`
+/// and `~/.ss[h]/id_*` are reads of these.
+const SENSITIVE_TARGETS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/sudoers",
+    "/etc/master.passwd",
+    "/root/.ssh/id_rsa",
+    "/root/.bash_history",
+    "~/.ssh/id_rsa",
+    "~/.ssh/id_ed25519",
+    "~/.ssh/authorized_keys",
+    "~/.aws/credentials",
+    "~/.netrc",
+    "~/.git-credentials",
+    "~/.bash_history",
+    "~/.kube/config",
+    "/home/user/.ssh/id_rsa",
+    "/home/user/.aws/credentials",
+    "/var/run/docker.sock",
+    "/proc/self/environ",
+];
+
+/// For a path with glob characters, the sensitive path it can match.
+pub(super) fn glob_target(pattern: &str) -> Option<&'static str> {
+    if !pattern.contains(['*', '?', '[']) || pattern.len() > 256 {
+        return None;
+    }
+    let p = normalise(pattern);
+    // `/etc/*` lists a directory; `/etc/sh*w` spells one file. A last
+    // component with at least two literal characters is aiming at a name.
+    let last = basename(&p);
+    let mut literal = 0;
+    let mut in_class = false;
+    for c in last.chars() {
+        match c {
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '*' | '?' => {}
+            _ if !in_class => literal += 1,
+            _ => {}
+        }
+    }
+    if literal < 2 {
+        return None;
+    }
+    SENSITIVE_TARGETS
+        .iter()
+        .find(|t| glob_match(p.as_bytes(), t.as_bytes(), 0))
+        .copied()
+}
+
+/// Shell pathname matching of `pat` against `text`: `*` and `?` do not
+/// cross `/`, `[...]` is a class with ranges and `!`/`^` negation. The
+/// recursion is bounded by the pattern's stars, and both inputs are short.
+fn glob_match(pat: &[u8], text: &[u8], depth: usize) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    let (mut p, mut t) = (0, 0);
+    while p < pat.len() {
+        match pat[p] {
+            b'*' => {
+                while p < pat.len() && pat[p] == b'*' {
+                    p += 1;
+                }
+                let mut k = t;
+                loop {
+                    if glob_match(&pat[p..], &text[k..], depth + 1) {
+                        return true;
+                    }
+                    if k >= text.len() || text[k] == b'/' {
+                        return false;
+                    }
+                    k += 1;
+                }
+            }
+            b'?' => {
+                if t >= text.len() || text[t] == b'/' {
+                    return false;
+                }
+                p += 1;
+                t += 1;
+            }
+            b'[' => {
+                // A `]` right after `[` belongs to the class, as in the shell.
+                let close = pat[p + 1..].iter().skip(1).position(|&c| c == b']');
+                let ok = match close {
+                    Some(close) => {
+                        let hit =
+                            t < text.len() && class_matches(&pat[p + 1..p + 2 + close], text[t]);
+                        p += 3 + close;
+                        hit
+                    }
+                    None => {
+                        p += 1;
+                        t < text.len() && text[t] == b'['
+                    }
+                };
+                if !ok {
+                    return false;
+                }
+                t += 1;
+            }
+            c => {
+                if t >= text.len() || text[t] != c {
+                    return false;
+                }
+                p += 1;
+                t += 1;
+            }
+        }
+    }
+    t == text.len()
+}
+
+fn class_matches(class: &[u8], c: u8) -> bool {
+    let (negate, body) = match class.first() {
+        Some(b'!') | Some(b'^') => (true, &class[1..]),
+        _ => (false, class),
+    };
+    let mut hit = false;
+    let mut i = 0;
+    while i < body.len() {
+        if i + 2 < body.len() && body[i + 1] == b'-' {
+            hit |= body[i] <= c && c <= body[i + 2];
+            i += 3;
+        } else {
+            hit |= body[i] == c;
+            i += 1;
+        }
+    }
+    hit != negate
 }
 
 /// Whether writing to `path` changes the system, credentials or what runs at
@@ -395,5 +660,85 @@ mod tests {
         assert!(is_cloud_metadata("http://[::ffff:a9fe:a9fe]/"));
         assert!(!is_cloud_metadata("http://example.com/"));
         assert_eq!(parse_size("10G"), Some(10 << 30));
+    }
+
+    #[test]
+    fn credentials_in_every_spelling() {
+        for p in [
+            "~/.aws",
+            "~/.aws/",
+            "~/.ssh",
+            "/home/u/.gnupg",
+            "~/.netrc",
+            "~/.history",
+            "/root/.zsh_history",
+            "etc/shadow",
+            "../../etc/shadow",
+            "/mnt/etc/shadow",
+            ".aws/credentials",
+        ] {
+            assert_eq!(sensitive(p), Some(Sensitive::Credential), "{p}");
+        }
+        for p in [
+            "/etc/sudoers",
+            "/usr/local/etc/sudoers",
+            "/mnt/etc/sudoers.d/x",
+        ] {
+            assert_eq!(sensitive(p), Some(Sensitive::Privilege), "{p}");
+        }
+        for p in ["~/.config", "~/.awsome", "/tmp/history.txt", "~/.sshrc.bak"] {
+            assert_eq!(sensitive(p), None, "{p}");
+        }
+        for a in [
+            "id_rsa",
+            "*id_rsa*",
+            ".netrc",
+            ".gnupg",
+            ".aws/",
+            "*_history",
+            ".history",
+            ".*\\.netrc$",
+        ] {
+            assert!(names_credential(a, false), "{a}");
+        }
+        for a in [
+            "rsa", "-name", "*.py", "history", "config", "shadow", ".sshrc",
+        ] {
+            assert!(!names_credential(a, false), "{a}");
+        }
+        assert!(names_credential("shadow", true));
+    }
+
+    #[test]
+    fn scratch_and_system() {
+        for p in ["x", "./a/b", "/tmp/x", "/var/tmp", "/dev/shm/y"] {
+            assert!(is_scratch(p), "{p}");
+            assert!(!is_system_path(p), "{p}");
+        }
+        for p in [
+            "/etc/passwd",
+            "/usr/bin",
+            "/",
+            "~",
+            "/var/log/syslog",
+            "/tmpx",
+        ] {
+            assert!(!is_scratch(p), "{p}");
+        }
+        for p in ["/etc", "/usr/bin/ls", "/", "~", "/var/www"] {
+            assert!(is_system_path(p), "{p}");
+        }
+        assert!(!is_system_path("~/project"));
+    }
+
+    #[test]
+    fn globs_aiming_at_secrets() {
+        assert_eq!(glob_target("/etc/sh*w"), Some("/etc/shadow"));
+        assert_eq!(glob_target("/e?c/s[g-i]adow"), Some("/etc/shadow"));
+        assert_eq!(glob_target("~/.ss[h]/id_*"), Some("~/.ssh/id_rsa"));
+        assert_eq!(glob_target("/etc/*"), None);
+        assert_eq!(glob_target("/etc/s*"), None);
+        assert_eq!(glob_target("/tmp/*.log"), None);
+        assert_eq!(glob_target("/etc/shadow"), None);
     }
 }

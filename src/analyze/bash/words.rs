@@ -27,12 +27,21 @@ pub(super) struct Taint {
     pub secret: bool,
     /// Decoders the data went through, first applied first (`base64 -d`).
     pub decoders: Vec<String>,
+    /// Data read from the host: a file the script did not write itself, or
+    /// what a command reports about the machine (`whoami`, `ls`, `ps`).
+    /// Sending it to the network is exfiltration.
+    pub local: bool,
+    /// Data went through an encoder (`base64`, `xxd`, `gzip`): the shape
+    /// of data being packed for a DNS name or a URL.
+    pub encoded: bool,
 }
 
 impl Taint {
     pub fn merge(&mut self, other: &Taint) {
         self.download |= other.download;
         self.secret |= other.secret;
+        self.local |= other.local;
+        self.encoded |= other.encoded;
         for d in &other.decoders {
             if !self.decoders.contains(d) {
                 self.decoders.push(d.clone());

@@ -83,7 +83,19 @@ impl<'s> Analyzer<'s> {
                 while end < args.len() && !matches!(texts[end].as_str(), ";" | "+") {
                     end += 1;
                 }
-                let sub: Vec<Word> = args[start..end].to_vec();
+                // `{}` is each file found under the start path: `-exec
+                // openssl enc -in {}` below /home works on /home's files.
+                let found = match start_paths.as_slice() {
+                    [one] => format!("{}/{{}}", one.trim_end_matches('/')),
+                    _ => "{}".to_string(),
+                };
+                let sub: Vec<Word> = args[start..end]
+                    .iter()
+                    .map(|w| match w.constant() {
+                        Some(c) if c.contains("{}") => Word::lit(c.replace("{}", &found)),
+                        _ => w.clone(),
+                    })
+                    .collect();
                 if let Some(first) = sub.first() {
                     let n = first.known_text();
                     let n = paths::basename(&n);

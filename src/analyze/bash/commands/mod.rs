@@ -168,9 +168,11 @@ impl<'s> Analyzer<'s> {
         if !name.is_empty() {
             self.emit_command(&name, &args, span);
         }
-        if !DATA_COMMANDS.contains(&name.as_str()) {
+        let data = DATA_COMMANDS.contains(&name.as_str());
+        if !data {
             self.arg_strings(&args, span);
         }
+        self.technique_signals(&name, &args, rc, data);
         // Running a file the script downloaded or wrote.
         if full.contains('/') && !cmd_word.has_unknown() {
             let path = paths::normalise(&full);
@@ -201,6 +203,8 @@ impl<'s> Analyzer<'s> {
             self.signal("reverse-shell", span);
         }
         let mut out = self.semantics(&name, &args, rc, socket)?;
+        out.taint.merge(&self.source_taint(&name, &args, rc));
+        self.exfil_sinks(&name, &args, rc);
         let (to_file, _) = self.apply_redirects(&rc.redirs, &out, span, out.shell);
         if to_file {
             out.text = None;
