@@ -199,7 +199,7 @@ impl<'s> Analyzer<'s> {
                 self.signal("setuid", span);
             }
         }
-        self.copy_like(&texts, span);
+        self.copy_like(texts, span);
     }
 
     /// `tee FILE...` writes its input to each file and passes it on.

@@ -89,7 +89,7 @@ impl<'s> Analyzer<'s> {
             }
         }
         if name == "head" {
-            self.head_fill(&texts, rc, span);
+            self.head_fill(texts, rc, span);
         }
     }
 }
