@@ -261,17 +261,12 @@ impl Recorder for ServerRecorder {
     fn record<'a>(&'a self, id: Uuid, step: Step<'a>) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let entry = self.registry.get(&id);
-            match &step {
-                Step::Decided(d, _) => {
-                    if let Some(e) = &entry {
-                        let v = d.verdict;
-                        e.update(|s| {
-                            s.verdict = Some(v);
-                            s.decided = true;
-                        });
-                    }
-                }
-                _ => {}
+            if let (Step::Decided(d, _), Some(e)) = (&step, &entry) {
+                let v = d.verdict;
+                e.update(|s| {
+                    s.verdict = Some(v);
+                    s.decided = true;
+                });
             }
             let is_received = matches!(step, Step::Received { .. });
             let is_started = matches!(step, Step::Started { .. });
