@@ -1,5 +1,15 @@
 //! `cordon analyze`: findings, score and verdict without running anything,
 //! as compiler-style text, JSON, or SARIF 2.1.0.
+//!
+//! Owns the command line around the analyzers: expanding directories into the
+//! source files under them, analysing the inputs on every core, and printing
+//! the reports in the order the inputs were given (the same bytes whatever the
+//! number of threads). It must not run code or decide anything itself: the
+//! analyzers find, `decide` decides.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -9,6 +19,7 @@ use super::{read_input, PolicyArgs};
 use crate::analyze::{analyze, Analysis, Finding};
 use crate::decide::{decide, Decision, LimitRequest, Verdict};
 use crate::policy::{Policy, Severity};
+use crate::Language;
 
 /// Exit codes of `cordon analyze`.
 pub const EXIT_ALLOW: i32 = 0;
@@ -40,7 +51,9 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
     format: Format,
-    /// Files to analyse, or `-` for stdin.
+    /// Files or directories to analyse, or `-` for stdin. A directory stands
+    /// for the .py, .js, .mjs, .cjs, .sh and .bash files under it (of the
+    /// --language only, when given), in path order.
     #[arg(required = true)]
     files: Vec<String>,
 }
@@ -60,38 +73,30 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_ERROR);
         }
     };
-    let mut reports = Vec::new();
-    let mut errored = false;
-    for file in &a.files {
-        let loaded =
-            read_input(file).and_then(|code| Ok((language_for(a.language, file, &code)?, code)));
-        let (language, code) = match loaded {
-            Ok(x) => x,
+    let (inputs, mut errored) = expand(&a.files, a.language);
+    let keep_code = matches!(a.format, Format::Text);
+    let mut reports = Vec::with_capacity(inputs.len());
+    for outcome in analyze_all(&inputs, a.language, &policy, keep_code) {
+        match outcome {
+            Ok(r) => reports.push(r),
             Err(e) => {
                 eprintln!("cordon: {e:#}");
                 errored = true;
-                continue;
             }
-        };
-        let analysis = analyze(&code, language, &policy);
-        let decision = decide(&policy, language, &analysis, &LimitRequest::default());
-        reports.push(Report {
-            file: file.clone(),
-            code: String::from_utf8_lossy(&code).into_owned(),
-            analysis,
-            decision,
-        });
+        }
     }
     match a.format {
         Format::Text => print_text(&reports),
         Format::Json => {
-            let v: Vec<_> = reports.iter().map(json_report).collect();
-            let out = if v.len() == 1 {
-                v.into_iter().next().unwrap_or_default()
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if reports.len() == 1 {
+                serde_json::to_writer_pretty(&mut out, &json_report(&reports[0]))?;
             } else {
-                json!(v)
-            };
-            println!("{}", serde_json::to_string_pretty(&out)?);
+                let v: Vec<_> = reports.iter().map(json_report).collect();
+                serde_json::to_writer_pretty(&mut out, &v)?;
+            }
+            writeln!(out)?;
+            out.flush()?;
         }
         Format::Sarif => println!(
             "{}",
@@ -111,6 +116,139 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<i32> {
         Verdict::Review => EXIT_REVIEW,
         Verdict::Deny => EXIT_DENY,
     })
+}
+
+/// The inputs in command-line order, each directory replaced by the source
+/// files under it sorted by path. A directory that cannot be read is reported
+/// on stderr and makes the run an error (fail closed: a file the user meant to
+/// check was not checked).
+fn expand(args: &[String], language: Option<Language>) -> (Vec<String>, bool) {
+    let mut out = Vec::with_capacity(args.len());
+    let mut errored = false;
+    for arg in args {
+        if arg != "-" && Path::new(arg).is_dir() {
+            let mut found = Vec::new();
+            if let Err(e) = walk(Path::new(arg), language, &mut found) {
+                eprintln!("cordon: {e:#}");
+                errored = true;
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    (out, errored)
+}
+
+fn walk(dir: &Path, language: Option<Language>, out: &mut Vec<String>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        // Symlinked directories are not followed: they can loop, and the tree
+        // the user named is what gets checked.
+        if kind.is_dir() {
+            walk(&path, language, out)?;
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            let wanted = match (Language::from_extension(&path), language) {
+                (Some(found), Some(asked)) => found == asked,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if wanted {
+                out.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Analyses every input on all cores and returns the outcomes in input order.
+///
+/// Inputs are independent, so each worker thread takes the next unclaimed one,
+/// largest first, until none is left (a big file does not hold up a fixed
+/// share of small ones); results go to their input's slot, so the output does not depend on
+/// which thread finished first. Stdin is read up front, on this thread.
+fn analyze_all(
+    inputs: &[String],
+    language: Option<Language>,
+    policy: &Policy,
+    keep_code: bool,
+) -> Vec<anyhow::Result<Report>> {
+    let stdin = inputs
+        .iter()
+        .any(|f| f == "-")
+        .then(|| read_input("-").map_err(|e| format!("{e:#}")));
+    let one = |i: usize| -> anyhow::Result<Report> {
+        let file = &inputs[i];
+        let code = match (&stdin, file.as_str()) {
+            (Some(Ok(buf)), "-") => buf.clone(),
+            (Some(Err(e)), "-") => anyhow::bail!("{e}"),
+            _ => read_input(file)?,
+        };
+        let language = language_for(language, file, &code)?;
+        let analysis = analyze(&code, language, policy);
+        let decision = decide(policy, language, &analysis, &LimitRequest::default());
+        Ok(Report {
+            file: file.clone(),
+            code: if keep_code {
+                String::from_utf8_lossy(&code).into_owned()
+            } else {
+                String::new()
+            },
+            analysis,
+            decision,
+        })
+    };
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(inputs.len());
+    if workers <= 1 {
+        return (0..inputs.len()).map(one).collect();
+    }
+    // Largest first: the last file started is then a small one, so no core
+    // idles while another finishes a big file at the end.
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    let size = |f: &String| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+    let sizes: Vec<u64> = inputs.iter().map(size).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<anyhow::Result<Report>>> = (0..inputs.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (next, one, order) = (&next, &one, &order);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        done.push((i, one(i)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for h in handles {
+            // A worker that panicked leaves its slots empty; they become
+            // errors below, so the run fails closed instead of dropping files.
+            for (i, r) in h.join().unwrap_or_default() {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(inputs)
+        .map(|(slot, file)| {
+            slot.unwrap_or_else(|| Err(anyhow::anyhow!("{file}: analysis did not complete")))
+        })
+        .collect()
 }
 
 fn json_report(r: &Report) -> serde_json::Value {

@@ -5,6 +5,9 @@
 //!   `docker run --rm` of the same image, plus host `python3 -c 'print(1)'`.
 //! - `analyze`: analysis throughput over a source tree vs Bandit (when
 //!   installed), and p50/p95 of analyze+decide for a typical 50-line snippet.
+//!   With `--end-to-end`, also `cordon analyze --format json <tree>` as a user
+//!   runs it (a new process: policy load, directory walk, every core, JSON
+//!   out) against `bandit -r <tree>` run the same way.
 //! - `monitor`: the same CPU-bound program with and without the monitor.
 
 use std::io::Write;
@@ -39,6 +42,10 @@ pub enum BenchCommand {
         /// Iterations of the 50-line snippet.
         #[arg(long, default_value_t = 2000)]
         iterations: usize,
+        /// Also time the `cordon analyze --format json <tree>` command end to
+        /// end (this binary, a new process) against `bandit -r <tree>`.
+        #[arg(long)]
+        end_to_end: bool,
     },
     /// Monitor overhead: one CPU-bound program with and without cgroup sampling.
     Monitor {
@@ -53,7 +60,11 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
             let stop = super::signals::cancel_on_signal()?;
             interrupted_or(bench_run(iterations, stop.clone()).await, &stop)
         }
-        BenchCommand::Analyze { tree, iterations } => bench_analyze(&tree, iterations),
+        BenchCommand::Analyze {
+            tree,
+            iterations,
+            end_to_end,
+        } => bench_analyze(&tree, iterations, end_to_end),
         BenchCommand::Monitor { iterations } => {
             let stop = super::signals::cancel_on_signal()?;
             interrupted_or(bench_monitor(iterations, stop.clone()).await, &stop)
@@ -240,6 +251,41 @@ async fn bench_run(iterations: usize, stop: CancelToken) -> anyhow::Result<i32> 
     Ok(0)
 }
 
+/// `cordon analyze --format json <tree>` as a user runs it: this binary in a
+/// new process, output written to /dev/null like Bandit's. One warm-up run,
+/// then the median of three; exit codes 0 to 2 are verdicts, anything else is
+/// a failed run and fails the benchmark.
+fn cli_analyze(tree: &Path) -> anyhow::Result<Duration> {
+    let exe = std::env::current_exe().context("cannot find the cordon binary")?;
+    let once = || -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        let status = Command::new(&exe)
+            .args(["analyze", "--format", "json"])
+            .arg(tree)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("spawn cordon analyze")?;
+        let took = t.elapsed();
+        match status.code() {
+            Some(0..=2) => Ok(took),
+            other => bail!("cordon analyze {} exited with {other:?}", tree.display()),
+        }
+    };
+    once()?;
+    let mut times = [once()?, once()?, once()?];
+    times.sort();
+    println!(
+        "cordon analyze --format json {} (CLI, end to end): {:.2} s, median of 3 after a warm-up, range {:.2}-{:.2} s",
+        tree.display(),
+        times[1].as_secs_f64(),
+        times[0].as_secs_f64(),
+        times[2].as_secs_f64()
+    );
+    Ok(times[1])
+}
+
 const SNIPPET: &str = r###"import csv
 import json
 import statistics
@@ -305,7 +351,7 @@ fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
+fn bench_analyze(tree: &Path, iterations: usize, end_to_end: bool) -> anyhow::Result<i32> {
     let policy = Policy::builtin("default")?;
     let mut files = Vec::new();
     python_files(tree, &mut files);
@@ -375,6 +421,11 @@ fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
+    let cli = if end_to_end {
+        Some(cli_analyze(tree)?)
+    } else {
+        None
+    };
     if bandit {
         let t = Instant::now();
         let _ = Command::new("bandit")
@@ -389,6 +440,12 @@ fn bench_analyze(tree: &Path, iterations: usize) -> anyhow::Result<i32> {
             theirs.as_secs_f64(),
             theirs.as_secs_f64() / ours.as_secs_f64()
         );
+        if let Some(cli) = cli {
+            println!(
+                "end to end:     `cordon analyze --format json` is {:.1}x faster than `bandit -r` (target >= 50x)",
+                theirs.as_secs_f64() / cli.as_secs_f64()
+            );
+        }
     } else {
         println!("bandit not installed (pip install bandit) — ratio not measured");
     }
