@@ -11,7 +11,10 @@ impl<'s> Analyzer<'s> {
     /// `printenv`, `set`, `export -p` ... with no names print every variable.
     pub(super) fn env_dump(&mut self, name: &str, texts: &[String], span: Span, out: &mut Output) {
         let harvest = match name {
-            "printenv" | "set" | "export" | "declare" | "typeset" => {
+            // `set -x` and `set -o` change or list shell options; only a
+            // bare `set` prints the variables.
+            "set" => texts.is_empty(),
+            "printenv" | "export" | "declare" | "typeset" => {
                 texts.is_empty() || texts.iter().all(|t| t == "-p" || t == "-x" || t == "-0")
             }
             _ => texts.iter().any(|t| t == "-v" || t == "-e" || t == "-A"),
