@@ -164,10 +164,11 @@ fn debian_bash_scripts_are_all_analysed() {
         .filter(|(p, _)| p.starts_with(COMPLETION_DIR))
         .count();
     if have_completion {
-        // The package ships about 900 completion scripts: a corpus of a few
-        // would let this test pass without testing anything.
+        // The package (2.11 in bookworm) ships about 600 completion files, of
+        // which 468 pass `bash -n`: a corpus of a few would let this test pass
+        // without testing anything.
         assert!(
-            from_completion >= 500,
+            from_completion >= 400,
             "only {from_completion} bash-completion scripts found under {COMPLETION_DIR}"
         );
     }

@@ -38,7 +38,21 @@ fn deep_subshells_and_groups() {
     deep_rejected("(".repeat(100_000) + "true" + &")".repeat(100_000));
     deep_rejected("{ ".repeat(100_000) + "true; " + &"}; ".repeat(100_000));
     deep_rejected("\"$(".repeat(50_000));
-    deep_rejected("`".repeat(100_000));
+    // 100,000 backquotes are 50,000 empty command substitutions in one
+    // word: valid Bash that tree-sitter rejects, so the recovery path
+    // (brush-parser, then one opaque word per round) works on it until the
+    // time budget ends it. That is a denial too; what matters here is that
+    // it ends, on a small stack, without a panic.
+    let r = on_small_stack(|| bash::extract(&"`".repeat(100_000), &Budget::start()));
+    assert!(
+        matches!(
+            r,
+            Err(AnalyzeError::TooDeep { .. })
+                | Err(AnalyzeError::Unparseable { .. })
+                | Err(AnalyzeError::Timeout)
+        ),
+        "expected a denial, got {r:?}"
+    );
 }
 
 #[test]
