@@ -108,6 +108,7 @@ else
   echo "pids=$(cat /sys/fs/cgroup/pids.max 2>/dev/null)"
 fi
 echo "pid1=$(tr '\0' ' ' < /proc/1/cmdline)"
+if (exec 3<>/proc/1/mem) 2>/dev/null; then echo "pid1mem=opened"; else echo "pid1mem=refused"; fi
 if command -v python3 >/dev/null 2>&1; then
 python3 - <<'PY'
 import ctypes, errno, os, platform
@@ -394,12 +395,28 @@ fn judge(scope: &str, out: &str, spec: &SandboxSpec) -> Vec<Check> {
         format!("cgroup {} for {}", v("pids"), spec.pids()),
     ));
     let pid1 = v("pid1");
-    let deadline = format!("timeout -s KILL {} ", spec.in_sandbox_deadline().as_secs());
+    let deadline = format!(
+        "{} -s KILL {} ",
+        crate::sandbox::spec::DEADLINE_BINARY,
+        spec.in_sandbox_deadline().as_secs()
+    );
     c.push(check(
         scope,
         "in-sandbox deadline",
         pid1.starts_with(&deadline),
         format!("PID 1: {pid1}"),
+    ));
+    // The deadline runs under the program's uid; only its execute-only
+    // binary (non-dumpable process) keeps the program from patching it.
+    c.push(check(
+        scope,
+        "deadline out of reach",
+        v("pid1mem") == "refused",
+        match v("pid1mem").as_str() {
+            "refused" => "/proc/1/mem refused to the program".to_string(),
+            "opened" => "the program can open /proc/1/mem: the image's deadline binary is readable (rebuild with `cordon images build`)".to_string(),
+            other => format!("not reported ({other:?})"),
+        },
     ));
     let families = v("families");
     let mut side_doors = check(
@@ -529,7 +546,7 @@ mod tests {
         SandboxSpec::new(Uuid::nil(), Language::Bash, "img", &l).unwrap()
     }
 
-    const GOOD: &str = "uid=65534\ngid=65534\nCapPrm=0000000000000000\nCapEff=0000000000000000\nCapBnd=0000000000000000\nNoNewPrivs=1\nSeccomp=2\nrootfs=readonly\ntmp=tmpfs rw,nosuid,nodev,noexec,relatime,size=16384k\nifaces=lo \nconnect=blocked\nenv=HOME LANG PATH PWD SHLVL TMPDIR _ \nmemory=268435456\npids=64\npid1=timeout -s KILL 12 /bin/bash -c cat > /tmp/.cordon-main.sh \nfamilies=AF_VSOCK:EAFNOSUPPORT AF_ALG:EAFNOSUPPORT\nmemfd=EPERM\nprobe=done\n";
+    const GOOD: &str = "uid=65534\ngid=65534\nCapPrm=0000000000000000\nCapEff=0000000000000000\nCapBnd=0000000000000000\nNoNewPrivs=1\nSeccomp=2\nrootfs=readonly\ntmp=tmpfs rw,nosuid,nodev,noexec,relatime,size=16384k\nifaces=lo \nconnect=blocked\nenv=HOME LANG PATH PWD SHLVL TMPDIR _ \nmemory=268435456\npids=64\npid1=/usr/local/libexec/cordon/timeout -s KILL 12 /bin/bash -c cat > /tmp/.cordon-main.sh \npid1mem=refused\nfamilies=AF_VSOCK:EAFNOSUPPORT AF_ALG:EAFNOSUPPORT\nmemfd=EPERM\nprobe=done\n";
 
     #[test]
     fn a_good_probe_passes_every_check() {
@@ -568,15 +585,22 @@ mod tests {
             ),
             ("pids=64", "pids=max", "pids limit in force"),
             (
-                "pid1=timeout -s KILL 12 ",
+                "pid1=/usr/local/libexec/cordon/timeout -s KILL 12 ",
                 "pid1=/bin/bash -c ",
                 "in-sandbox deadline",
             ),
             (
-                "pid1=timeout -s KILL 12 ",
-                "pid1=timeout -s KILL 99 ",
+                "pid1=/usr/local/libexec/cordon/timeout -s KILL 12 ",
+                "pid1=/usr/local/libexec/cordon/timeout -s KILL 99 ",
                 "in-sandbox deadline",
             ),
+            (
+                "pid1=/usr/local/libexec/cordon/timeout -s KILL 12 ",
+                "pid1=timeout -s KILL 12 ",
+                "in-sandbox deadline",
+            ),
+            ("pid1mem=refused", "pid1mem=opened", "deadline out of reach"),
+            ("pid1mem=refused", "pid1mem=", "deadline out of reach"),
             (
                 "AF_VSOCK:EAFNOSUPPORT",
                 "AF_VSOCK:created",

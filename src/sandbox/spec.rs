@@ -20,13 +20,15 @@
 //! - label `cordon.execution=<id>` so a restarted gateway can reap orphans;
 //! - code delivered through the attached stdin, never a host path;
 //! - a deadline enforced from inside: the container's PID 1 is `timeout -s
-//!   KILL` (coreutils, in every image) at the wall limit plus
-//!   [`DEADLINE_GRACE`], so the sandbox ends even when cordon itself dies
-//!   (SIGKILL, OOM, a lost client) and cannot kill it at the wall limit.
-//!   PID 1 of a PID namespace ignores the signals it has no handler for
-//!   when they come from inside, so the program can neither kill nor stop
-//!   the wrapper, and when PID 1 exits the kernel kills every process left
-//!   in the namespace.
+//!   KILL` at the wall limit plus [`DEADLINE_GRACE`], so the sandbox ends
+//!   even when cordon itself dies (SIGKILL, OOM, a lost client) and cannot
+//!   kill it at the wall limit. PID 1 of a PID namespace ignores the signals
+//!   it has no handler for when they come from inside, so the program can
+//!   neither kill nor stop the wrapper, and when PID 1 exits the kernel
+//!   kills every process left in the namespace. The wrapper runs from the
+//!   images' execute-only copy ([`DEADLINE_BINARY`]), which makes it
+//!   non-dumpable: the program, under the same uid, cannot open
+//!   `/proc/1/mem` or trace it to disarm the deadline.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,6 +49,13 @@ const NOFILE: i64 = 256;
 /// kills the program: cordon's own deadline (at the wall limit) normally
 /// comes first; this one only matters when cordon is gone or stalled.
 pub const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+
+/// The in-sandbox deadline's binary: every cordon runtime image installs a
+/// copy of `timeout` here with mode 0111 (images/*/Dockerfile). A process
+/// started from a file its user cannot read is not dumpable, so ptrace and
+/// `/proc/1/mem` are closed to the program even though it runs under the
+/// same uid as PID 1.
+pub const DEADLINE_BINARY: &str = "/usr/local/libexec/cordon/timeout";
 /// Exit status the container reports when the in-sandbox deadline killed
 /// the program (SIGKILL: 128 + 9).
 pub const DEADLINE_EXIT: i64 = 137;
@@ -228,7 +237,7 @@ impl SandboxSpec {
     /// inherits the attached stdin.
     pub fn command(&self) -> Vec<String> {
         let mut cmd = vec![
-            "timeout".to_string(),
+            DEADLINE_BINARY.to_string(),
             "-s".to_string(),
             "KILL".to_string(),
             self.in_sandbox_deadline().as_secs().to_string(),
@@ -519,7 +528,7 @@ mod tests {
         assert_eq!(
             spec.to_docker().cmd,
             Some(
-                ["timeout", "-s", "KILL", "12", "python3", "-"]
+                [DEADLINE_BINARY, "-s", "KILL", "12", "python3", "-"]
                     .map(String::from)
                     .to_vec()
             )
@@ -533,7 +542,7 @@ mod tests {
             .unwrap()
             .with_program_stdin(7)
             .unwrap();
-        assert_eq!(&sh.command()[..4], ["timeout", "-s", "KILL", "12"]);
+        assert_eq!(&sh.command()[..4], [DEADLINE_BINARY, "-s", "KILL", "12"]);
         assert_eq!(&sh.command()[4..], sh.program_command().as_slice());
         assert_eq!(sh.summary()["in_sandbox_deadline_ms"], 12_000);
     }
