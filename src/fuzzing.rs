@@ -5,13 +5,18 @@
 //! Each function takes arbitrary bytes and asserts cordon's invariants on
 //! them with `assert!`: a failed assertion or any panic is a finding. The
 //! invariants are: no panic; analysis ends within its budget (well under
-//! [`MAX_ELAPSED`]); `analyze` + `decide` always yield a verdict; input that
+//! [`MAX_ELAPSED`]); when the binary counts allocations ([`memory::Counting`],
+//! as the fuzz targets and the corpus replay do), one analysis never
+//! allocates more than [`Budget::MEMORY_CEILING`] at its peak; `analyze` +
+//! `decide` always yield a verdict; input that
 //! could not be analysed (unparseable, invalid UTF-8, too large, too deep,
 //! timeout) is never `allow`ed; loading a policy returns a policy or an
 //! error whose message starts with `file:line:column` when it is `Invalid`.
 //!
 //! This module is a test harness: it panics on purpose and must never be
 //! called from the gateway itself. It reads no files and runs no code.
+
+pub mod memory;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -140,18 +145,20 @@ fn run_extractor(
     let text = String::from_utf8_lossy(data);
     let budget = Budget::start();
     let started = Instant::now();
-    let result = std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name(format!("fuzz-{name}"))
-            .stack_size(ANALYZER_STACK)
-            .spawn_scoped(scope, || extract(&text, &budget));
-        match spawned {
-            Ok(handle) => match handle.join() {
-                Ok(r) => r,
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
-            Err(_) => extract(&text, &budget),
-        }
+    let (result, peak) = memory::measured(|| {
+        std::thread::scope(|scope| {
+            let spawned = std::thread::Builder::new()
+                .name(format!("fuzz-{name}"))
+                .stack_size(ANALYZER_STACK)
+                .spawn_scoped(scope, || extract(&text, &budget));
+            match spawned {
+                Ok(handle) => match handle.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(_) => extract(&text, &budget),
+            }
+        })
     });
     let elapsed = started.elapsed();
     assert!(
@@ -160,6 +167,7 @@ fn run_extractor(
         text.len(),
         Budget::DEFAULT_TIME
     );
+    check_peak(name, peak, text.len());
     match result {
         Ok(_) => {}
         Err(AnalyzeError::Crashed) => panic!("{name} analyzer reported an internal failure"),
@@ -167,6 +175,18 @@ fn run_extractor(
             assert!(line >= 1, "{name}: unparseable error at line 0");
         }
         Err(_) => {}
+    }
+}
+
+/// One analysis stays under the stated memory ceiling (when measured).
+fn check_peak(name: &str, peak: Option<usize>, len: usize) {
+    if let Some(peak) = peak {
+        assert!(
+            peak <= Budget::MEMORY_CEILING,
+            "{name} analysis of {len} bytes peaked at {} KiB, over the {} MiB ceiling",
+            peak >> 10,
+            Budget::MEMORY_CEILING >> 20
+        );
     }
 }
 
@@ -202,13 +222,15 @@ pub fn analyze_decide(data: &[u8]) {
 /// checking the verdict invariants.
 fn check_vet(language: Language, code: &[u8], policy: &Policy, request: &LimitRequest) {
     let started = Instant::now();
-    let (analysis, decision) = crate::pipeline::vet(language, code, policy, request);
+    let ((analysis, decision), peak) =
+        memory::measured(|| crate::pipeline::vet(language, code, policy, request));
     let elapsed = started.elapsed();
     assert!(
         elapsed < MAX_ELAPSED,
         "analyze+decide ({language}) took {elapsed:?} on {} bytes",
         code.len()
     );
+    check_peak(language.as_str(), peak, code.len());
     assert!(
         analysis.error != Some(AnalyzeError::Crashed),
         "the {language} analyzer panicked (analyze turned it into analyzer_error)"

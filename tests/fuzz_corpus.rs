@@ -3,11 +3,18 @@
 //! corpus (`fuzz/corpus/<target>/`) and the inputs that once broke a target
 //! (`fuzz/regressions/<target>/`) without cargo-fuzz or a nightly compiler.
 //!
+//! This binary counts allocations (`cordon::fuzzing::memory::Counting`), so
+//! each replayed analysis is also held to `Budget::MEMORY_CEILING`.
+//!
 //! A target with no corpus fails: an empty folder would make its replay pass
 //! while checking nothing. Every failing file is named in the failure.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+
+// As in the fuzz targets: every replayed analysis is held to its memory ceiling.
+#[global_allocator]
+static ALLOC: cordon::fuzzing::memory::Counting = cordon::fuzzing::memory::Counting;
 
 type Target = fn(&[u8]);
 

@@ -4,4 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// Counts allocations so the target can hold each analysis to its memory ceiling.
+#[global_allocator]
+static ALLOC: cordon::fuzzing::memory::Counting = cordon::fuzzing::memory::Counting;
+
 fuzz_target!(|data: &[u8]| cordon::fuzzing::analyze_bash(data));

@@ -128,4 +128,38 @@ impl Fact {
         self.via = via;
         self
     }
+
+    /// Estimated bytes the fact occupies, for the analysis memory bound.
+    pub fn size(&self) -> usize {
+        let strings = |v: &[String]| {
+            v.iter()
+                .map(|s| s.len().saturating_add(std::mem::size_of::<String>()))
+                .fold(0usize, usize::saturating_add)
+        };
+        self.name
+            .len()
+            .saturating_add(strings(&self.args))
+            .saturating_add(strings(&self.via))
+    }
+
+    /// Cuts the fact down to what fits any bound: its kind, span and the
+    /// start of its name and first arguments. Used when the analysis cannot
+    /// pay for the whole fact; what is cut is reported as `analysis-bound`.
+    pub fn shrink(&mut self) {
+        const KEEP_ARGS: usize = 8;
+        const KEEP_BYTES: usize = 256;
+        let cut = |s: &mut String| {
+            if s.len() > KEEP_BYTES {
+                let mut end = KEEP_BYTES;
+                while !s.is_char_boundary(end) {
+                    end -= 1;
+                }
+                s.truncate(end);
+            }
+        };
+        cut(&mut self.name);
+        self.args.truncate(KEEP_ARGS);
+        self.args.iter_mut().for_each(cut);
+        self.args.shrink_to_fit();
+    }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use budget::{AnalyzeError, Budget};
+pub use budget::{Allowance, AnalyzeError, Budget};
 pub use fact::{Fact, FactKind, Span};
 pub use rules::Finding;
 
@@ -137,15 +137,16 @@ fn extract_isolated(
     text: &str,
     budget: Budget,
 ) -> Result<Vec<Fact>, AnalyzeError> {
+    let budget = &budget;
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
             .name("cordon-analyze".into())
             .stack_size(ANALYSIS_STACK)
-            .spawn_scoped(scope, move || extract(language, text, &budget));
+            .spawn_scoped(scope, move || extract(language, text, budget));
         match handle {
             Ok(h) => h.join().unwrap_or(Err(AnalyzeError::Crashed)),
             // No thread available: analyse inline rather than fail open or crash.
-            Err(_) => extract(language, text, &budget),
+            Err(_) => extract(language, text, budget),
         }
     })
 }

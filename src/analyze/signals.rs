@@ -37,6 +37,7 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("encrypt-files", "encrypts files outside the scratch directories (gpg -c, openssl enc, 7z -p, ccencrypt): data encrypted for impact"),
     ("credential-search", "searches the file system for credentials by name or keyword (find / -name id_rsa, grep -r password /etc)"),
     ("network-server", "starts a network server or listener (python -m http.server, php -S, nc -l, socat TCP-LISTEN)"),
+    ("analysis-bound", "a folded value, or all folding of one analysis, went past the analyzer's memory bound; what lies past it is unknown"),
 ];
 
 /// Whether `id` is a known signal.

@@ -138,7 +138,9 @@ fn read_radix(chars: &[char], radix: u32, max: usize) -> (u32, usize) {
 
 /// `printf FORMAT ARGS...` on constant input: `%s %b %d %i %c %x %o %%`,
 /// flags and widths skipped, the format reused while arguments remain.
-pub(super) fn printf(format: &str, args: &[String]) -> String {
+/// `None` when the output would pass `max` bytes: reusing a large format for
+/// every argument multiplies it, so the size is checked as it grows.
+pub(super) fn printf(format: &str, args: &[String], max: usize) -> Option<String> {
     let mut out = String::new();
     let mut next = 0usize;
     // The shell reapplies the format until the arguments run out; bound the
@@ -157,6 +159,9 @@ pub(super) fn printf(format: &str, args: &[String]) -> String {
             }
             out.push_str(&unescape_c(&lit, CEscapes::Printf).0);
             lit.clear();
+            if out.len() > max {
+                return None;
+            }
             i += 1;
             while i < fmt.len() && "-+ #0123456789.".contains(fmt[i]) {
                 i += 1;
@@ -175,7 +180,7 @@ pub(super) fn printf(format: &str, args: &[String]) -> String {
                     let (t, stop) = unescape_c(&arg, CEscapes::Echo);
                     out.push_str(&t);
                     if stop {
-                        return out;
+                        return (out.len() <= max).then_some(out);
                     }
                 }
                 'd' | 'i' | 'u' => out.push_str(&parse_int(&arg).to_string()),
@@ -191,11 +196,14 @@ pub(super) fn printf(format: &str, args: &[String]) -> String {
             }
         }
         out.push_str(&unescape_c(&lit, CEscapes::Printf).0);
+        if out.len() > max {
+            return None;
+        }
         if next >= args.len() || next == consumed_before {
             break;
         }
     }
-    out
+    Some(out)
 }
 
 fn parse_int(s: &str) -> i64 {
@@ -420,9 +428,17 @@ mod tests {
         assert_eq!(tr("phey", &rot).as_deref(), Some("curl"));
         assert!(tr_is_cipher(&rot));
         assert!(!tr_is_cipher(&["a-z".to_string(), "A-Z".to_string()]));
-        assert_eq!(printf("\\x63\\x75rl", &[]), "curl");
-        assert_eq!(printf("%s%s", &["cu".into(), "rl".into()]), "curl");
-        assert_eq!(printf("\\143url\\n", &[]), "curl\n");
+        assert_eq!(printf("\\x63\\x75rl", &[], 64).as_deref(), Some("curl"));
+        assert_eq!(
+            printf("%s%s", &["cu".into(), "rl".into()], 64).as_deref(),
+            Some("curl")
+        );
+        assert_eq!(printf("\\143url\\n", &[], 64).as_deref(), Some("curl\n"));
+        // A format reused for every argument multiplies: past the cap it is unknown.
+        let args: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        let format = format!("%s{}", "x".repeat(1000));
+        assert_eq!(printf(&format, &args, 1 << 16), None);
+        assert!(printf(&format, &args[..2], 1 << 16).is_some());
         assert_eq!(echo(&["-e".into(), "\\x63url".into()]), "curl\n");
         assert_eq!(echo(&["-n".into(), "a".into(), "b".into()]), "a b");
     }

@@ -66,7 +66,26 @@ pub(super) struct Word {
     pub procsub: bool,
     /// The value refers to the running script itself (`$0`, `$BASH_SOURCE`).
     pub self_ref: bool,
+    /// Some part went past the analysis memory bound and became unknown;
+    /// the walker reports it (once) where the word is evaluated.
+    pub bounded: bool,
     pub taint: Taint,
+}
+
+/// Estimated bytes one field or array item occupies besides its text (its
+/// record, the string header and the allocator's minimum chunk), so that a
+/// word list of many empty fields is not counted as free.
+pub(super) const PIECE_COST: usize = 64;
+
+/// What [`split_value`](super::walk::split_value) of `v` will cost: its text plus one piece
+/// per field, known before anything is built.
+pub(super) fn split_cost(v: &str) -> usize {
+    let fields = v
+        .bytes()
+        .filter(|b| matches!(b, b' ' | b'\t' | b'\n'))
+        .count()
+        + 1;
+    v.len().saturating_add(fields.saturating_mul(PIECE_COST))
 }
 
 impl Word {
@@ -103,6 +122,25 @@ impl Word {
         self.parts.push(Part::Split);
     }
 
+    /// Estimated bytes the value occupies, for the analysis memory bound.
+    pub fn cost(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(s) => PIECE_COST.saturating_add(s.len()),
+                _ => PIECE_COST,
+            })
+            .fold(0usize, usize::saturating_add)
+    }
+
+    /// Drops the value because it went past a bound: it becomes unknown
+    /// (which is itself evidence), keeping its flags and taint.
+    pub fn forget(&mut self) {
+        self.parts = vec![Part::Unknown];
+        self.expanded = true;
+        self.bounded = true;
+    }
+
     /// Appends `other` (concatenation), merging flags and taint.
     pub fn append(&mut self, other: Word) {
         self.expanded |= other.expanded;
@@ -110,6 +148,7 @@ impl Word {
         self.quoted |= other.quoted;
         self.procsub |= other.procsub;
         self.self_ref |= other.self_ref;
+        self.bounded |= other.bounded;
         self.taint.merge(&other.taint);
         for p in other.parts {
             match p {
@@ -182,6 +221,7 @@ impl Word {
             quoted: false,
             procsub: self.procsub,
             self_ref: self.self_ref,
+            bounded: self.bounded,
             taint: self.taint.clone(),
             parts: Vec::new(),
         };

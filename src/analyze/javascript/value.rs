@@ -15,6 +15,11 @@ pub const MAX_STR: usize = 256 << 10;
 /// Largest constant array or object the folder keeps.
 pub const MAX_ITEMS: usize = 4096;
 
+/// Estimated bytes one array item or object entry occupies besides its
+/// content (the `Val` record and its allocations), so that a large array of
+/// small items is not counted as free.
+pub const ITEM_COST: usize = 96;
+
 /// Stands for `__filename` / `process.argv[1]`: the running script itself,
 /// so self-spawning can be recognised in arguments and commands.
 pub const SELF_MARK: &str = "__cordon_self__";
@@ -108,6 +113,25 @@ impl<'t> Val<'t> {
         }
         self.obf = true;
         self
+    }
+
+    /// Estimated bytes the value occupies, for the analysis memory bound.
+    /// Arrays and objects count every item, so this is linear in the value.
+    pub fn size(&self) -> usize {
+        let inner = match &self.v {
+            V::Str(s) | V::Partial(s) | V::Path(s) | V::Thunk(s) => s.len(),
+            V::Regex(p, f) => p.len().saturating_add(f.len()),
+            V::Arr(items) => items
+                .iter()
+                .map(|i| ITEM_COST.saturating_add(i.size()))
+                .fold(0usize, usize::saturating_add),
+            V::Obj(props) => props
+                .iter()
+                .map(|(k, v)| ITEM_COST.saturating_add(k.len()).saturating_add(v.size()))
+                .fold(0usize, usize::saturating_add),
+            _ => 0,
+        };
+        inner.saturating_add(self.decoders.len() * std::mem::size_of::<&str>())
     }
 
     pub fn as_str(&self) -> Option<&str> {

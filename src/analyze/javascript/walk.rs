@@ -86,6 +86,11 @@ pub struct Walker<'t, 'b> {
     max_rec: usize,
     steps: usize,
     pub error: Option<AnalyzeError>,
+    /// A value went past the analysis memory bound while evaluating the
+    /// current node (set where no node is at hand, reported by `eval`).
+    bounded: std::cell::Cell<bool>,
+    /// `analysis-bound` signals emitted so far (capped).
+    bound_reports: usize,
 }
 
 fn span_of(node: Node<'_>) -> Span {
@@ -141,6 +146,8 @@ impl<'t, 'b> Walker<'t, 'b> {
             max_rec: budget.max_depth.saturating_mul(4).saturating_add(64),
             steps: 0,
             error: None,
+            bounded: std::cell::Cell::new(false),
+            bound_reports: 0,
         }
     }
 
@@ -152,8 +159,33 @@ impl<'t, 'b> Walker<'t, 'b> {
         if self.record_hoisted {
             return;
         }
-        self.facts
-            .push(Fact::new(kind, name, span_of(node)).with_args(args));
+        let mut fact = Fact::new(kind, name, span_of(node)).with_args(args);
+        // Facts are kept to the end of the analysis: paid for like bindings.
+        if !self.budget.admit(fact.size()) {
+            fact.shrink();
+            self.bounded.set(true);
+        }
+        self.facts.push(fact);
+    }
+
+    /// Reports that a value went past the analysis memory bound at `node`.
+    fn report_bound(&mut self, node: Node<'t>) {
+        const MAX_REPORTS: usize = 64;
+        if self.bound_reports < MAX_REPORTS && !self.record_hoisted {
+            self.bound_reports += 1;
+            self.facts
+                .push(Fact::new(FactKind::Signal, "analysis-bound", span_of(node)));
+        }
+    }
+
+    /// `v` if the analysis may keep it, else unknown with its provenance,
+    /// flagged for `eval` to report.
+    fn pay_for(&self, v: Val<'t>) -> Val<'t> {
+        if self.budget.admit(v.size()) {
+            return v;
+        }
+        self.bounded.set(true);
+        Val::unknown().taint_from(&v)
     }
 
     fn signal(&mut self, id: &str, node: Node<'t>, args: Vec<String>) {
@@ -180,8 +212,17 @@ impl<'t, 'b> Walker<'t, 'b> {
             return Val::unknown();
         }
         self.depth += 1;
-        let v = self.eval_inner(node);
+        let mut v = self.eval_inner(node);
         self.depth -= 1;
+        // Every value is capped in size; what went past a bound is unknown
+        // from here on, and reported where it happened.
+        if v.size() > self.budget.max_value_bytes {
+            v = Val::unknown().taint_from(&v);
+            self.bounded.set(true);
+        }
+        if self.bounded.replace(false) {
+            self.report_bound(node);
+        }
         v
     }
 

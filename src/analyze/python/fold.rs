@@ -24,12 +24,16 @@ pub enum Val {
 }
 
 impl Val {
-    /// Rough size in bytes, for budget checks.
+    /// Rough size in bytes, for budget checks: the text, or for a sequence
+    /// its items plus one `Val` record each (a list of small ints is not free).
     pub fn size(&self) -> usize {
         match self {
             Val::Str(s) => s.len(),
             Val::Bytes(b) => b.len(),
-            Val::Seq(v) => v.iter().map(Val::size).sum::<usize>() + v.len(),
+            Val::Seq(v) => v
+                .iter()
+                .map(|x| x.size().saturating_add(std::mem::size_of::<Val>()))
+                .fold(0usize, usize::saturating_add),
             _ => 8,
         }
     }

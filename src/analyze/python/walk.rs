@@ -191,6 +191,11 @@ pub struct Walker<'a> {
     wired: Vec<Span>,
     /// Paths that network data was saved to.
     downloaded: Vec<String>,
+    /// A value went past the analysis memory bound in the current statement
+    /// (set where folding has no `&mut`, reported by `walk_stmt`).
+    bounded: std::cell::Cell<bool>,
+    /// `analysis-bound` signals emitted so far (capped).
+    bound_reports: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -214,6 +219,8 @@ impl<'a> Walker<'a> {
             connected: None,
             wired: Vec::new(),
             downloaded: Vec::new(),
+            bounded: std::cell::Cell::new(false),
+            bound_reports: 0,
         }
     }
 
@@ -273,7 +280,32 @@ impl<'a> Walker<'a> {
     }
 
     fn push(&mut self, kind: FactKind, name: impl Into<String>, args: Vec<String>, span: Span) {
-        self.facts.push(Fact::new(kind, name, span).with_args(args));
+        let mut fact = Fact::new(kind, name, span).with_args(args);
+        // Facts are kept to the end of the analysis: paid for like bindings.
+        if !self.budget.admit(fact.size()) {
+            fact.shrink();
+            self.bounded.set(true);
+        }
+        self.facts.push(fact);
+    }
+
+    /// Reports that a value went past the analysis memory bound at `span`.
+    fn report_bound(&mut self, span: Span) {
+        const MAX_REPORTS: usize = 64;
+        if self.bound_reports < MAX_REPORTS {
+            self.bound_reports += 1;
+            self.facts
+                .push(Fact::new(FactKind::Signal, "analysis-bound", span));
+        }
+    }
+
+    /// Whether folding may keep or copy a value of `bytes`; flags the bound when not.
+    fn pay(&self, bytes: usize) -> bool {
+        let ok = self.budget.admit(bytes);
+        if !ok {
+            self.bounded.set(true);
+        }
+        ok
     }
 
     fn signal(&mut self, id: &str, args: Vec<String>, span: Span) {

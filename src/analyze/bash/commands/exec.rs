@@ -5,11 +5,13 @@
 //! nested budget. It does not decide which command runs code; the dispatch
 //! and `interpreters` do.
 
+use std::collections::HashMap;
+
 use super::interpreters::inline_reverse_shell;
 use super::network::{DOWNLOAD_TOOLS, NET_TOOLS};
 use super::{Lang, RunCtx};
 use crate::analyze::bash::paths;
-use crate::analyze::bash::walk::{Analyzer, FileInfo, Input, R};
+use crate::analyze::bash::walk::{var_cost, Analyzer, FileInfo, Input, R};
 use crate::analyze::bash::words::Word;
 use crate::analyze::{AnalyzeError, FactKind, Span};
 
@@ -113,13 +115,31 @@ impl<'s> Analyzer<'s> {
         if code.len() > nested.max_bytes || code.trim().is_empty() {
             return Ok(());
         }
+        // Re-analysing a payload is folding work, and so is handing it a copy
+        // of every variable: both are paid for, or the payload is skipped
+        // (its variables unknown).
+        if !self.keep(code.len(), span) {
+            return Ok(());
+        }
+        let inherited = if lang == Lang::Bash {
+            let cost = self
+                .vars
+                .iter()
+                .map(|(k, v)| k.len().saturating_add(var_cost(v)))
+                .fold(0usize, usize::saturating_add);
+            if self.budget.charge(cost) {
+                self.vars.clone()
+            } else {
+                self.report_bound(span);
+                HashMap::new()
+            }
+        } else {
+            HashMap::new()
+        };
         let result = match lang {
-            Lang::Bash => crate::analyze::bash::extract_with(
-                code,
-                &nested,
-                self.depth,
-                Some(self.vars.clone()),
-            ),
+            Lang::Bash => {
+                crate::analyze::bash::extract_with(code, &nested, self.depth, Some(inherited))
+            }
             Lang::Python => crate::analyze::python::extract(code, &nested),
             Lang::Javascript => crate::analyze::javascript::extract(code, &nested),
             Lang::Other => return Ok(()),

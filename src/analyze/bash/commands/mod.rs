@@ -302,7 +302,7 @@ impl<'s> Analyzer<'s> {
                 out.text = consts.map(|c| decode::echo(&c));
                 out.taint = arg_taint;
             }
-            "printf" => self.printf(args, arg_taint, &mut out),
+            "printf" => self.printf(args, arg_taint, span, &mut out),
             "cat" | "tac" | "more" | "less" | "head" | "tail" | "strings" | "nl" | "od"
             | "hexdump" => self.cat_like(name, &texts, rc, &mut out),
             "base64" | "base32" | "basenc" | "openssl" | "xxd" | "rev" | "tr" | "gunzip"

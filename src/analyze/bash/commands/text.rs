@@ -8,10 +8,17 @@ use crate::analyze::bash::decode;
 use crate::analyze::bash::paths;
 use crate::analyze::bash::walk::{Analyzer, Output, Var};
 use crate::analyze::bash::words::{self, Taint, Word};
+use crate::analyze::Span;
 
 impl<'s> Analyzer<'s> {
     /// `printf [-v var] FORMAT ARGS`, folded when every word is known.
-    pub(super) fn printf(&mut self, args: &[Word], mut arg_taint: Taint, out: &mut Output) {
+    pub(super) fn printf(
+        &mut self,
+        args: &[Word],
+        mut arg_taint: Taint,
+        span: Span,
+        out: &mut Output,
+    ) {
         let mut a = args.to_vec();
         let mut var = None;
         if a.first().is_some_and(|w| w.known_text() == "-v") && a.len() >= 2 {
@@ -19,7 +26,25 @@ impl<'s> Analyzer<'s> {
             a.drain(..2);
         }
         let vals: Option<Vec<String>> = a.iter().map(Word::constant).collect();
-        let text = vals.and_then(|v| v.split_first().map(|(f, rest)| decode::printf(f, rest)));
+        let max = self.budget.max_value_bytes;
+        let mut bounded = false;
+        let text = vals
+            .and_then(|v| {
+                v.split_first().map(|(f, rest)| {
+                    let t = decode::printf(f, rest, max);
+                    bounded = t.is_none();
+                    t
+                })
+            })
+            .flatten();
+        // The output is new text (a reused format multiplies): paid for.
+        let text = match text {
+            Some(t) if !self.keep(t.len(), span) => None,
+            t => t,
+        };
+        if bounded {
+            self.report_bound(span);
+        }
         let obf = a.first().is_some_and(|f| {
             f.known_text().contains("\\x")
                 || f.known_text().contains("\\1")
@@ -77,7 +102,9 @@ impl<'s> Analyzer<'s> {
                     Some(i) => {
                         out.taint.merge(&i.taint);
                         content = match (content, i.content) {
-                            (Some(a), Some(b)) => Some(a + &b),
+                            (Some(a), Some(b)) if self.keep(a.len() + b.len(), span) => {
+                                Some(a + &b)
+                            }
                             _ => None,
                         };
                     }

@@ -24,7 +24,17 @@ impl<'s> Analyzer<'s> {
             self.word_inner(node, quoted)
         };
         self.leave();
-        r
+        let mut w = r?;
+        // Expansions were paid for where they copied; a word assembled from
+        // them (or from many literal pieces) is only capped in size.
+        if w.cost() > self.budget.max_value_bytes {
+            w.forget();
+        }
+        if w.bounded {
+            w.bounded = false;
+            self.report_bound(span_of(node));
+        }
+        Ok(w)
     }
 
     pub(super) fn word_inner(&mut self, node: Node<'s>, quoted: bool) -> R<Word> {
@@ -111,7 +121,9 @@ impl<'s> Analyzer<'s> {
                     let o = self.stmt(c, &ctx)?;
                     out.taint.merge(&o.taint);
                     out.text = match (out.text.take(), o.text) {
-                        (Some(a), Some(b)) => Some(a + &b),
+                        (Some(a), Some(b)) if self.keep(a.len() + b.len(), span_of(c)) => {
+                            Some(a + &b)
+                        }
                         _ => None,
                     };
                 }

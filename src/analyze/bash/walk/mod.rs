@@ -28,6 +28,7 @@ use super::words::{Taint, Word};
 use crate::analyze::{AnalyzeError, Budget, Fact, FactKind, Span};
 
 pub(super) use expand::split_value;
+pub(super) use vars::var_cost;
 
 /// A variable's known value.
 #[derive(Debug, Clone, Default)]
@@ -104,6 +105,9 @@ pub(super) struct Analyzer<'s> {
     /// Byte ranges of placeholders for words tree-sitter could not read
     /// (see `recover.rs`): unknown values whose substitutions still run.
     pub opaque: Vec<(usize, usize)>,
+    /// `analysis-bound` signals emitted so far (capped: once the allowance
+    /// is spent every expansion is refused, and one report per line is plenty).
+    pub bound_reports: usize,
 }
 
 pub(super) type R<T> = Result<T, AnalyzeError>;
@@ -167,7 +171,27 @@ impl<'s> Analyzer<'s> {
             net_sink: None,
             unset_is_empty: true,
             opaque: Vec::new(),
+            bound_reports: 0,
         }
+    }
+
+    /// Reports that a value went past the analysis memory bound at `span`.
+    pub fn report_bound(&mut self, span: Span) {
+        const MAX_REPORTS: usize = 64;
+        if self.bound_reports < MAX_REPORTS {
+            self.bound_reports += 1;
+            self.signal("analysis-bound", span);
+        }
+    }
+
+    /// Whether a value of `bytes` built or copied at `span` may be kept
+    /// (per-value cap and allowance); reports the bound when not.
+    pub fn keep(&mut self, bytes: usize, span: Span) -> bool {
+        if self.budget.admit(bytes) {
+            return true;
+        }
+        self.report_bound(span);
+        false
     }
 
     pub fn text(&self, node: Node) -> &'s str {
@@ -190,7 +214,13 @@ impl<'s> Analyzer<'s> {
     }
 
     pub fn emit(&mut self, kind: FactKind, name: impl Into<String>, args: Vec<String>, span: Span) {
-        self.facts.push(Fact::new(kind, name, span).with_args(args));
+        let mut fact = Fact::new(kind, name, span).with_args(args);
+        // Facts are kept to the end of the analysis: paid for like values.
+        if !self.budget.admit(fact.size()) {
+            fact.shrink();
+            self.report_bound(span);
+        }
+        self.facts.push(fact);
     }
 
     pub fn signal(&mut self, id: &str, span: Span) {
@@ -209,7 +239,18 @@ impl<'s> Analyzer<'s> {
         self.enter()?;
         let r = self.stmt_inner(node, ctx);
         self.leave();
-        r
+        let mut out = r?;
+        // What a statement prints is built from words already paid for; only
+        // its size is bounded here.
+        if out
+            .text
+            .as_ref()
+            .is_some_and(|t| t.len() > self.budget.max_value_bytes)
+        {
+            out.text = None;
+            self.report_bound(span_of(node));
+        }
+        Ok(out)
     }
 
     fn stmt_inner(&mut self, node: Node<'s>, ctx: &Ctx) -> R<Output> {

@@ -5,7 +5,7 @@
 
 use tree_sitter::Node;
 
-use super::{split_value, Analyzer, Var, R};
+use super::{span_of, split_value, var_cost, Analyzer, Var, R};
 use crate::analyze::bash::words::{self, Word};
 
 impl<'s> Analyzer<'s> {
@@ -50,6 +50,12 @@ impl<'s> Analyzer<'s> {
         };
         // The value of the named variable (or array element).
         let base = match (&index, self.vars.get(&name)) {
+            (Some(_), Some(v)) if !self.budget.admit(var_cost(v)) => {
+                let mut w = Word::unknown();
+                w.bounded = true;
+                w.taint = v.taint.clone();
+                w
+            }
             (Some(idx), Some(v)) => {
                 let arr = v.array.clone().unwrap_or_else(|| vec![v.value.clone()]);
                 let mut w = if idx == "@" || idx == "*" {
@@ -205,6 +211,14 @@ impl<'s> Analyzer<'s> {
                     .map(|s| s.constant())
                     .unwrap_or(Some(String::new()));
                 match (value, first.constant(), rep) {
+                    // `${a//x/$a}` multiplies: the result's size is known before it is built.
+                    (Some(v), Some(p), Some(r))
+                        if !p.contains(['*', '?', '['])
+                            && !p.is_empty()
+                            && !self.keep(replaced_len(&v, &p, &r, op == "//"), span_of(node)) =>
+                    {
+                        unknown
+                    }
                     (Some(v), Some(p), Some(r))
                         if !p.contains(['*', '?', '[']) && !p.is_empty() =>
                     {
@@ -257,6 +271,19 @@ impl<'s> Analyzer<'s> {
         }
         Ok(w)
     }
+}
+
+/// Length of `v` with `p` replaced by `r` (every occurrence or the first),
+/// computed without building it.
+fn replaced_len(v: &str, p: &str, r: &str, all: bool) -> usize {
+    let n = if all {
+        v.matches(p).count()
+    } else {
+        usize::from(v.contains(p))
+    };
+    v.len()
+        .saturating_sub(n.saturating_mul(p.len()))
+        .saturating_add(n.saturating_mul(r.len()))
 }
 
 /// `${v#pat}` and friends on known values.

@@ -325,6 +325,7 @@ impl<'s> Analyzer<'s> {
                 let prev = self.files.get(&name).cloned().unwrap_or_default();
                 let content = if op.contains(">>") {
                     match (prev.content, &out.text) {
+                        (Some(a), Some(b)) if !self.keep(a.len() + b.len(), r.span) => None,
                         (Some(a), Some(b)) => Some(a + b),
                         (None, Some(b)) if !self.files.contains_key(&name) => Some(b.clone()),
                         _ => None,

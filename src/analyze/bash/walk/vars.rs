@@ -79,6 +79,11 @@ impl<'s> Analyzer<'s> {
                 }
                 var.value = items.first().cloned().flatten();
                 var.array = Some(items);
+                if var_cost(&var) > self.budget.max_value_bytes {
+                    var.value = None;
+                    var.array = None;
+                    self.report_bound(span_of(v));
+                }
             }
             Some(v) => {
                 let w = self.word_q(v, true)?;
@@ -100,13 +105,26 @@ impl<'s> Analyzer<'s> {
             }
             var.array = Some(arr);
             var.value = prev.value;
+            // `a[i]=$big` grows the array one paid-for element at a time;
+            // the array as a whole is capped like any other value.
+            if var_cost(&var) > self.budget.max_value_bytes {
+                var.value = None;
+                var.array = None;
+                self.report_bound(span_of(node));
+            }
         } else if index.is_some() {
             var.value = None;
         }
         if append {
+            // `a+=$b` copies `a`: paid for like any other copy.
+            let need = self
+                .vars
+                .get(&name)
+                .and_then(|prev| Some(prev.value.as_ref()?.len() + var.value.as_ref()?.len()));
+            let fits = need.is_none_or(|n| self.keep(n, span_of(node)));
             if let Some(prev) = self.vars.get(&name) {
                 var.value = match (&prev.value, &var.value) {
-                    (Some(a), Some(b)) => Some(format!("{a}{b}")),
+                    (Some(a), Some(b)) if fits => Some(format!("{a}{b}")),
                     _ => None,
                 };
                 let mut t = prev.taint.clone();
@@ -209,6 +227,13 @@ impl<'s> Analyzer<'s> {
         let name = name.trim_start_matches('{').trim_end_matches('}');
         let mut w = match self.vars.get(name) {
             Some(v) => match &v.value {
+                // Copying a value out of the environment is what makes
+                // `a=$a$a` grow: it is paid for before the copy is made.
+                Some(val) if !self.budget.admit(expansion_cost(val, quoted)) => {
+                    let mut w = Word::unknown();
+                    w.bounded = true;
+                    w
+                }
                 Some(val) if quoted => Word::lit(val.clone()),
                 Some(val) => split_value(val),
                 None => Word::unknown(),
@@ -244,4 +269,26 @@ impl<'s> Analyzer<'s> {
         }
         w
     }
+}
+
+/// What expanding a variable holding `v` costs (quoted: one piece; unquoted: split into fields).
+fn expansion_cost(v: &str, quoted: bool) -> usize {
+    if quoted {
+        v.len().saturating_add(words::PIECE_COST)
+    } else {
+        words::split_cost(v)
+    }
+}
+
+/// Estimated bytes a variable's value and array occupy.
+pub(in crate::analyze::bash) fn var_cost(v: &Var) -> usize {
+    let value = v.value.as_ref().map_or(0, String::len);
+    let array = v.array.as_ref().map_or(0, |a| {
+        a.iter()
+            .map(|i| words::PIECE_COST.saturating_add(i.as_ref().map_or(0, String::len)))
+            .fold(0usize, usize::saturating_add)
+    });
+    words::PIECE_COST
+        .saturating_add(value)
+        .saturating_add(array)
 }

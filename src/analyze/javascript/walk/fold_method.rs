@@ -44,21 +44,35 @@ impl<'t, 'b> Walker<'t, 'b> {
                     },
                     "split" => {
                         let items: Vec<Val<'t>> = match args.first().map(|a| &a.v) {
-                            Some(V::Str(sep)) if sep.is_empty() => {
-                                s.chars().map(|c| Val::str(c.to_string())).collect()
-                            }
-                            Some(V::Str(sep)) => s.split(sep.as_str()).map(Val::str).collect(),
+                            // One item past the limit is enough to know it is past.
+                            Some(V::Str(sep)) if sep.is_empty() => s
+                                .chars()
+                                .take(MAX_ITEMS + 1)
+                                .map(|c| Val::str(c.to_string()))
+                                .collect(),
+                            Some(V::Str(sep)) => s
+                                .split(sep.as_str())
+                                .take(MAX_ITEMS + 1)
+                                .map(Val::str)
+                                .collect(),
                             Some(V::Regex(pat, _)) => match value::regex_literal_text(pat) {
-                                Some(t) if t.is_empty() => {
-                                    s.chars().map(|c| Val::str(c.to_string())).collect()
-                                }
-                                Some(t) => s.split(t.as_str()).map(Val::str).collect(),
+                                Some(t) if t.is_empty() => s
+                                    .chars()
+                                    .take(MAX_ITEMS + 1)
+                                    .map(|c| Val::str(c.to_string()))
+                                    .collect(),
+                                Some(t) => s
+                                    .split(t.as_str())
+                                    .take(MAX_ITEMS + 1)
+                                    .map(Val::str)
+                                    .collect(),
                                 None => return Some(Val::unknown()),
                             },
                             None => vec![Val::str(s.clone())],
                             _ => return Some(Val::unknown()),
                         };
                         if items.len() > MAX_ITEMS {
+                            self.bounded.set(true);
                             return Some(Val::unknown());
                         }
                         with(V::Arr(items), true)
@@ -147,6 +161,7 @@ impl<'t, 'b> Walker<'t, 'b> {
                             );
                         }
                         if n < 0.0 || (s.len() as f64) * n > MAX_STR as f64 {
+                            self.bounded.set(n >= 0.0);
                             return Some(Val::unknown());
                         }
                         with(V::Str(s.repeat(n as usize)), false)
@@ -194,10 +209,15 @@ impl<'t, 'b> Walker<'t, 'b> {
                                 None => return Some(Val::unknown().taint_from(&t)),
                             }
                         }
-                        let joined = parts.join(&sep);
-                        if joined.len() > MAX_STR {
+                        let total = parts
+                            .iter()
+                            .map(String::len)
+                            .fold(sep.len().saturating_mul(parts.len()), usize::saturating_add);
+                        if total > MAX_STR {
+                            self.bounded.set(true);
                             return Some(Val::unknown());
                         }
+                        let joined = parts.join(&sep);
                         let mut v = Val::str(joined).taint_from(&t);
                         v.obf |= items.len() > 1;
                         v

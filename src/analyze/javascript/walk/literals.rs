@@ -63,6 +63,7 @@ impl<'t, 'b> Walker<'t, 'b> {
                 _ => {}
             }
             if out.len() > MAX_STR {
+                self.bounded.set(true);
                 return Val::unknown();
             }
         }

@@ -9,6 +9,18 @@ use crate::analyze::javascript::value::{Val, MAX_STR, V};
 use tree_sitter::Node;
 
 impl<'t, 'b> Walker<'t, 'b> {
+    /// `a + b`, flagging a string result that would pass the size cap.
+    fn add_bounded(&self, left: &Val<'t>, right: &Val<'t>) -> Val<'t> {
+        let text = |v: &Val<'t>| match &v.v {
+            V::Str(s) | V::Partial(s) => s.len(),
+            _ => 0,
+        };
+        if text(left).saturating_add(text(right)) > MAX_STR {
+            self.bounded.set(true);
+        }
+        add(left, right)
+    }
+
     pub(super) fn binary(&mut self, node: Node<'t>) -> Val<'t> {
         let op = self
             .field(node, "operator")
@@ -28,7 +40,7 @@ impl<'t, 'b> Walker<'t, 'b> {
             .unwrap_or_default();
         self.ctx = saved;
         match op {
-            "+" => add(&left, &right),
+            "+" => self.add_bounded(&left, &right),
             "&&" => match left.truthy() {
                 Some(true) => right,
                 Some(false) => left,
@@ -126,7 +138,7 @@ impl<'t, 'b> Walker<'t, 'b> {
             let name = self.text(left).to_string();
             let cur = self.lookup(&name);
             let new = if op == "+=" {
-                add(&cur, &right)
+                self.add_bounded(&cur, &right)
             } else {
                 match (cur.as_num(), right.as_num()) {
                     (Some(a), Some(b)) if op == "-=" => Val::of(V::Num(a - b)),

@@ -23,6 +23,7 @@ impl<'t, 'b> Walker<'t, 'b> {
     }
 
     pub(super) fn declare(&mut self, name: &str, val: Option<Val<'t>>) {
+        let val = val.map(|v| self.pay_for(v));
         if self.record_hoisted {
             if let Some(v) = &val {
                 if !matches!(v.v, V::Unknown) || !v.decoders.is_empty() {
@@ -36,6 +37,7 @@ impl<'t, 'b> Walker<'t, 'b> {
     }
 
     pub(super) fn assign(&mut self, name: &str, val: Val<'t>) {
+        let val = self.pay_for(val);
         if self.record_hoisted && (!matches!(val.v, V::Unknown) || !val.decoders.is_empty()) {
             self.hoisted.insert(name.to_string(), val.clone());
         }
@@ -50,17 +52,31 @@ impl<'t, 'b> Walker<'t, 'b> {
         }
     }
 
+    /// A copy of a bound value, paid for before it is made: copying values
+    /// out of the environment is what makes `a = a + a` grow.
+    fn copy_out(&self, v: &Val<'t>) -> Val<'t> {
+        if self.budget.admit(v.size()) {
+            return v.clone();
+        }
+        self.bounded.set(true);
+        Val::unknown().taint_from(v)
+    }
+
     pub(super) fn lookup(&self, name: &str) -> Val<'t> {
         for scope in self.scopes.iter().rev() {
             if let Some(entry) = scope.get(name) {
                 return match entry {
-                    Some(v) => v.clone(),
-                    None => self.hoisted.get(name).cloned().unwrap_or_default(),
+                    Some(v) => self.copy_out(v),
+                    None => self
+                        .hoisted
+                        .get(name)
+                        .map(|v| self.copy_out(v))
+                        .unwrap_or_default(),
                 };
             }
         }
         if let Some(v) = self.hoisted.get(name) {
-            return v.clone();
+            return self.copy_out(v);
         }
         if names::GLOBAL_OBJECTS.contains(&name) {
             return Val::path("");

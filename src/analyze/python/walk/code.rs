@@ -62,6 +62,11 @@ impl<'a> Walker<'a> {
             self.signal("dynamic-code", vec!["payload-too-large".into()], span);
             return Ok(());
         }
+        // Re-analysing a payload is folding work: paid for, or skipped.
+        if !self.budget.admit(code.len()) {
+            self.report_bound(span);
+            return Ok(());
+        }
         match super::super::extract(code, &nested) {
             Ok(facts) => self.adopt(facts, &via, span),
             Err(AnalyzeError::Timeout) => return Err(AnalyzeError::Timeout),

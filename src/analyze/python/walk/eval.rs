@@ -15,11 +15,15 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn limit(&self) -> usize {
-        self.budget.max_payload_bytes
+        self.budget.max_value_bytes
     }
 
     pub(super) fn checked(&self, f: Folded) -> Option<Folded> {
-        (f.val.size() <= self.limit()).then_some(f)
+        if f.val.size() <= self.limit() {
+            return Some(f);
+        }
+        self.bounded.set(true);
+        None
     }
 
     pub(super) fn fold_in(&self, e: &Expr, d: usize, vars: &[(&str, Val)]) -> Option<Folded> {
@@ -34,7 +38,8 @@ impl<'a> Walker<'a> {
                     return Some(Folded::plain(v.clone()));
                 }
                 match self.lookup(n.id.as_str())? {
-                    Binding::Const(f) => f.clone(),
+                    // A copy out of the environment, paid for before it is made.
+                    Binding::Const(f) if self.pay(f.val.size()) => f.clone(),
                     _ => return None,
                 }
             }
@@ -148,6 +153,7 @@ impl<'a> Walker<'a> {
             (O::Add, Val::Str(a), Val::Str(b)) => {
                 out.assembled = true;
                 if a.len() + b.len() > limit {
+                    self.bounded.set(true);
                     return None;
                 }
                 Val::Str(format!("{a}{b}"))
@@ -155,11 +161,18 @@ impl<'a> Walker<'a> {
             (O::Add, Val::Bytes(a), Val::Bytes(b)) => {
                 out.assembled = true;
                 if a.len() + b.len() > limit {
+                    self.bounded.set(true);
                     return None;
                 }
                 Val::Bytes([a.as_slice(), b.as_slice()].concat())
             }
-            (O::Add, Val::Seq(a), Val::Seq(b)) => Val::Seq([a.as_slice(), b.as_slice()].concat()),
+            (O::Add, Val::Seq(a), Val::Seq(b)) => {
+                if a.len() + b.len() > limit || l.val.size() + r.val.size() > limit {
+                    self.bounded.set(true);
+                    return None;
+                }
+                Val::Seq([a.as_slice(), b.as_slice()].concat())
+            }
             (O::Mult, Val::Str(_) | Val::Bytes(_) | Val::Seq(_), Val::Int(n))
             | (O::Mult, Val::Int(n), Val::Str(_) | Val::Bytes(_) | Val::Seq(_)) => {
                 let seq = if matches!(l.val, Val::Int(_)) {
@@ -168,7 +181,8 @@ impl<'a> Walker<'a> {
                     &l.val
                 };
                 let n = usize::try_from(*n).unwrap_or(0);
-                if seq.size().checked_mul(n)? > limit {
+                if seq.size().checked_mul(n).is_none_or(|total| total > limit) {
+                    self.bounded.set(true);
                     return None;
                 }
                 out.assembled = true;

@@ -11,6 +11,12 @@ use rustpython_parser::ast::{self, Expr, Stmt};
 
 impl<'a> Walker<'a> {
     pub(super) fn bind(&mut self, name: &str, b: Binding) {
+        // A constant kept in a scope is paid for; past the bound the name
+        // is bound to something untracked (unknown), not to the value.
+        let b = match b {
+            Binding::Const(f) if !self.pay(f.val.size()) => Binding::Local,
+            other => other,
+        };
         let global = self.frames.last().is_some_and(|f| f.globals.contains(name));
         let frame = if global {
             self.frames.first_mut()
@@ -71,11 +77,23 @@ impl<'a> Walker<'a> {
             .collect();
         params.extend(args.vararg.iter().map(|a| a.arg.to_string()));
         params.extend(args.kwarg.iter().map(|a| a.arg.to_string()));
-        let outer = self
-            .frames
-            .get(1..)
-            .map(<[Frame]>::to_vec)
-            .unwrap_or_default();
+        // The body sees its enclosing functions' scopes, so they are copied:
+        // paid for, or the body sees only the module (the rest unknown).
+        let scopes = self.frames.get(1..).unwrap_or_default();
+        let cost = scopes
+            .iter()
+            .flat_map(|f| f.vars.values())
+            .map(|b| match b {
+                Binding::Const(f) => f.val.size(),
+                _ => 0,
+            })
+            .fold(0usize, usize::saturating_add);
+        let outer = if cost == 0 || self.budget.charge(cost) {
+            scopes.to_vec()
+        } else {
+            self.bounded.set(true);
+            Vec::new()
+        };
         self.pending.push(Deferred {
             name,
             params,

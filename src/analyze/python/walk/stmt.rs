@@ -21,6 +21,10 @@ impl<'a> Walker<'a> {
         self.enter()?;
         let r = self.walk_stmt_inner(s);
         self.leave();
+        if self.bounded.replace(false) {
+            let span = self.span(s.range());
+            self.report_bound(span);
+        }
         r
     }
 
