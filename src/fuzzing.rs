@@ -7,7 +7,7 @@
 //! invariants are: no panic; analysis ends within its budget (well under
 //! [`MAX_ELAPSED`]); when the binary counts allocations ([`memory::Counting`],
 //! as the fuzz targets and the corpus replay do), one analysis never
-//! allocates more than [`Budget::MEMORY_CEILING`] at its peak; `analyze` +
+//! allocates more than [`Budget::memory_ceiling`] of its input at its peak; `analyze` +
 //! `decide` always yield a verdict; input that
 //! could not be analysed (unparseable, invalid UTF-8, too large, too deep,
 //! timeout) is never `allow`ed; loading a policy returns a policy or an
@@ -182,10 +182,10 @@ fn run_extractor(
 fn check_peak(name: &str, peak: Option<usize>, len: usize) {
     if let Some(peak) = peak {
         assert!(
-            peak <= Budget::MEMORY_CEILING,
+            peak <= Budget::memory_ceiling(len),
             "{name} analysis of {len} bytes peaked at {} KiB, over the {} MiB ceiling",
             peak >> 10,
-            Budget::MEMORY_CEILING >> 20
+            Budget::memory_ceiling(len) >> 20
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Analysis is bounded in memory, not only in time: no input of at most the
 //! gateway's `max_code` bytes (1 MiB by default, [`Budget::DEFAULT_MAX_BYTES`])
-//! makes one analysis allocate more than [`Budget::MEMORY_CEILING`] (96 MiB)
-//! at its peak, or run past its time budget.
+//! makes one analysis allocate more than [`Budget::memory_ceiling`] of its
+//! size (32 MiB plus 384 bytes per source byte: 416 MiB at 1 MiB) at its peak,
+//! or run past its time budget.
 //!
 //! The peak is measured, not estimated: this test binary installs the
 //! counting global allocator of `cordon::fuzzing::memory`, which also routes
@@ -76,11 +77,11 @@ fn check(name: &str, language: Language, code: &str) -> Measured {
     );
     let m = measure(language, code);
     assert!(
-        m.peak <= Budget::MEMORY_CEILING,
+        m.peak <= Budget::memory_ceiling(code.len()),
         "{name} ({language}, {} bytes): analysis peaked at {} MiB, over the {} MiB ceiling",
         code.len(),
         m.peak >> 20,
-        Budget::MEMORY_CEILING >> 20
+        Budget::memory_ceiling(code.len()) >> 20
     );
     assert!(
         m.elapsed <= time_allowed(),
@@ -135,6 +136,37 @@ fn big(n: usize) -> String {
 }
 
 // ------------------------------------------------------------- named cases
+
+/// The densest sources measured (the most parse tree per source byte) set the
+/// per-byte part of the ceiling; they stay here so a parser or walker change
+/// that costs more per token shows up as a failure, not as a surprise.
+#[test]
+fn the_densest_sources_stay_within_the_ceiling() {
+    let cases = [
+        (
+            "one-character pipeline stages",
+            Language::Bash,
+            pad("a", "|a", "\n", MAX),
+        ),
+        ("empty statements", Language::Bash, pad("", ":\n", "", MAX)),
+        (
+            "expansions glued together",
+            Language::Bash,
+            pad("", "$a", "\n", MAX),
+        ),
+        ("negations", Language::Javascript, pad("", "!", "a;\n", MAX)),
+        (
+            "numeric statements",
+            Language::Javascript,
+            pad("", "1;", "", MAX),
+        ),
+        ("sums", Language::Python, pad("", "1+", "1\n", MAX)),
+        ("number lines", Language::Python, pad("", "1\n", "", MAX)),
+    ];
+    for (name, language, code) in cases {
+        check(name, language, &code);
+    }
+}
 
 #[test]
 fn bash_doubling_from_the_issue_is_bounded_and_flagged() {

@@ -4,7 +4,7 @@
 //! (`fuzz/regressions/<target>/`) without cargo-fuzz or a nightly compiler.
 //!
 //! This binary counts allocations (`cordon::fuzzing::memory::Counting`), so
-//! each replayed analysis is also held to `Budget::MEMORY_CEILING`.
+//! each replayed analysis is also held to `Budget::memory_ceiling` of its size.
 //!
 //! A target with no corpus fails: an empty folder would make its replay pass
 //! while checking nothing. Every failing file is named in the failure.
