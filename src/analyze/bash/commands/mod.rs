@@ -63,6 +63,11 @@ const SILENT: &[&str] = &[
     "export", "local", "umask", "trap", "ulimit", "break", "continue", "test", "[", "[[", "alias",
     "source", ".", "read",
 ];
+/// Programs whose output can be computed from their own program text.
+const COMPUTERS: &[&str] = &[
+    "awk", "gawk", "mawk", "nawk", "sed", "perl", "python", "python2", "python3", "ruby", "node",
+    "php", "lua", "bc", "expr", "m4",
+];
 const DATA_COMMANDS: &[&str] = &[
     "echo", "printf", "print", "logger", ":", "true", "false", "test", "[", "[[",
 ];
@@ -254,14 +259,18 @@ impl<'s> Analyzer<'s> {
         }
         let mut out = self.semantics(&name, &args, rc, socket)?;
         // Known text in, unknown text out: a transformation the analyzer
-        // does not follow (`sed`, `cut`, `awk` over a here-string).
-        if out.text.is_none()
-            && rc
-                .stdin
-                .text
-                .as_deref()
-                .is_some_and(|t| !t.trim().is_empty())
-        {
+        // does not follow (`sed`, `cut`, `awk` over a here-string), or a
+        // program that computes its output from its own text (`awk
+        // 'BEGIN{print "cu" "rl"}'`, `perl -e`) with nothing else to read.
+        let known_in = rc
+            .stdin
+            .text
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty());
+        let computes = COMPUTERS.contains(&name.as_str())
+            && args.iter().all(|a| !a.has_unknown())
+            && (known_in || !rc.stdin.present);
+        if out.text.is_none() && (known_in || computes) {
             out.taint.opaque = true;
         }
         out.taint.merge(&self.source_taint(&name, &args, rc));
