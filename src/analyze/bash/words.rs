@@ -34,6 +34,18 @@ pub(super) struct Taint {
     /// Data went through an encoder (`base64`, `xxd`, `gzip`): the shape
     /// of data being packed for a DNS name or a URL.
     pub encoded: bool,
+    /// Typed or piped in at run time (`read`, `mapfile` on the script's own
+    /// standard input): input the script does not control.
+    pub input: bool,
+    /// The value was spliced inside one word from an expansion and other
+    /// pieces (`$a$b`, `c${x}rl` with known parts): the shape of a command
+    /// name hidden in fragments. A directory prefix (`$DIR/tool`) is not a
+    /// splice.
+    pub spliced: bool,
+    /// Computed from text the script holds by a command the analyzer does
+    /// not follow (`sed`, `awk`, `sort` over a known here-string or pipe):
+    /// the shape of a constant hidden behind a transformation.
+    pub opaque: bool,
 }
 
 impl Taint {
@@ -42,19 +54,75 @@ impl Taint {
         self.secret |= other.secret;
         self.local |= other.local;
         self.encoded |= other.encoded;
+        self.input |= other.input;
+        self.spliced |= other.spliced;
+        self.opaque |= other.opaque;
         for d in &other.decoders {
             if !self.decoders.contains(d) {
                 self.decoders.push(d.clone());
             }
         }
     }
+
+    /// Whether the value comes from somewhere the script does not control
+    /// (the network, secrets, host data, run-time input) or was passed
+    /// through a decoder or a transformation the analyzer does not follow.
+    /// Only then is a computed command name or piece of code a way to hide
+    /// what runs; one from the script's own arguments, environment or
+    /// constants is ordinary shell.
+    pub fn untrusted(&self) -> bool {
+        self.download
+            || self.secret
+            || self.local
+            || self.input
+            || self.encoded
+            || self.opaque
+            || !self.decoders.is_empty()
+    }
+}
+
+/// One piece of a word as `name_pieces` sees it: its known text (`None`
+/// when unknown), whether it is an expansion, and whether its own value was
+/// already spliced.
+pub(super) type Piece = (Option<String>, bool, bool);
+
+/// How the pieces of one word make up its last path component, the program
+/// name when the word is a command name: whether an expansion contributes
+/// to it, and whether it is spliced, made of two or more non-empty pieces
+/// at least one of which is an expansion with a known value (`$a$b`,
+/// `c${x}rl`), or of a piece spliced before (`c=$a$b; $c`). A directory
+/// prefix (`$DIR/tool`, `${0%/*}/bin/x`) is neither.
+pub(super) fn name_pieces(pieces: &[Piece]) -> (bool, bool) {
+    let mut region: Vec<(Option<&str>, bool, bool)> = Vec::new();
+    for (text, expansion, spliced) in pieces {
+        match text
+            .as_deref()
+            .and_then(|t| t.rfind('/').map(|i| &t[i + 1..]))
+        {
+            Some(tail) => {
+                region.clear();
+                region.push((Some(tail), *expansion, *spliced));
+            }
+            None => region.push((text.as_deref(), *expansion, *spliced)),
+        }
+    }
+    let region: Vec<_> = region
+        .into_iter()
+        .filter(|(t, _, _)| t.is_none_or(|t| !t.is_empty()))
+        .collect();
+    let expanded = region.iter().any(|(_, x, _)| *x);
+    let all_known = region.iter().all(|(t, _, _)| t.is_some());
+    let spliced = region.iter().any(|(_, _, s)| *s) || (all_known && region.len() >= 2 && expanded);
+    (expanded, spliced)
 }
 
 /// The value of one shell word (or of a string assembled from words).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Word {
     pub parts: Vec<Part>,
-    /// A parameter expansion or command substitution contributed to it.
+    /// A parameter expansion or command substitution contributed to it;
+    /// for a word joined from pieces, to its last path component (see
+    /// `name_pieces`), which is what matters when the word names a command.
     pub expanded: bool,
     /// Quoting or escaping inside the word changed how it reads (`c''url`,
     /// `\c\u\r\l`, `$'\x63url'`, `cat${IFS}x`): a hint of obfuscation when
@@ -69,6 +137,9 @@ pub(super) struct Word {
     /// Some part went past the analysis memory bound and became unknown;
     /// the walker reports it (once) where the word is evaluated.
     pub bounded: bool,
+    /// The script's own argument list forwarded (`"$@"`, `$*`, `${@:2}`):
+    /// it may hold options as well as operands.
+    pub forwarded: bool,
     pub taint: Taint,
 }
 
@@ -149,6 +220,7 @@ impl Word {
         self.procsub |= other.procsub;
         self.self_ref |= other.self_ref;
         self.bounded |= other.bounded;
+        self.forwarded |= other.forwarded;
         self.taint.merge(&other.taint);
         for p in other.parts {
             match p {
@@ -222,6 +294,7 @@ impl Word {
             procsub: self.procsub,
             self_ref: self.self_ref,
             bounded: self.bounded,
+            forwarded: self.forwarded,
             taint: self.taint.clone(),
             parts: Vec::new(),
         };

@@ -32,6 +32,8 @@ impl<'s> Analyzer<'s> {
         if rc.stdin.socket {
             taint.download = true;
         }
+        // Nothing redirected: what the caller types or sends at run time.
+        taint.input |= !rc.stdin.present;
         let mut it = texts.iter();
         while let Some(t) = it.next() {
             if matches!(

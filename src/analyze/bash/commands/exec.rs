@@ -12,8 +12,14 @@ use super::network::{DOWNLOAD_TOOLS, NET_TOOLS};
 use super::{Lang, RunCtx};
 use crate::analyze::bash::paths;
 use crate::analyze::bash::walk::{var_cost, Analyzer, FileInfo, Input, R};
-use crate::analyze::bash::words::Word;
+use crate::analyze::bash::words::{Part, Word};
 use crate::analyze::{AnalyzeError, FactKind, Span};
+
+/// Stand for an unknown piece of code in `code_template`: a variable nobody
+/// sets (upper case, so it reads as unknown rather than empty) in Bash, a
+/// plain name no real program or API has in the other languages.
+const HOLE_VAR: &str = "__CORDON_UNKNOWN__";
+const PLACEHOLDER: &str = "__cordon_unknown__";
 
 impl<'s> Analyzer<'s> {
     /// Analyses code passed as a string (`bash -c`, `eval`, `python -c`).
@@ -46,8 +52,77 @@ impl<'s> Analyzer<'s> {
                 }
                 self.payload(lang, &text, chain, span)?;
             }
-            None => self.signal("dynamic-code", span),
+            None => self.code_template(lang, via, code, span)?,
         }
+        Ok(())
+    }
+
+    /// Code with unknown pieces (`eval "$2=(\"$a\")"`, `trap "rm -f '$tmp'"
+    /// EXIT`, `eval "$(tool init -)"`, `python -c "print('$1')"`). Running
+    /// code is what the script is for; code it cannot see is a way to hide
+    /// an attack only when it comes from data the script does not control
+    /// (the network, a decoder, host files, run-time input, a transformation
+    /// of its own constants the analyzer does not follow). Otherwise the
+    /// known part is analysed with each unknown piece as an unknown value
+    /// (Bash: a variable nobody sets; other languages: a placeholder name),
+    /// and code that does not read even so is dynamic.
+    fn code_template(&mut self, lang: Lang, via: &str, code: &Word, span: Span) -> R<()> {
+        if code.taint.untrusted() {
+            self.signal("dynamic-code", span);
+            return Ok(());
+        }
+        let hole = if lang == Lang::Bash {
+            format!("${{{HOLE_VAR}}}")
+        } else {
+            PLACEHOLDER.to_string()
+        };
+        let mut text = String::new();
+        let mut known = false;
+        for (i, p) in code.parts.iter().enumerate() {
+            match p {
+                Part::Lit(l) => {
+                    text.push_str(l);
+                    known |= !l.trim().is_empty();
+                }
+                Part::Split => text.push(' '),
+                // `eval "$name=(...)"`, `eval "$1+=x"`: the caller names the
+                // variable the code assigns; a name stands in for it.
+                Part::Unknown if assigns_to(&text, code.parts.get(i + 1)) => {
+                    text.push_str(PLACEHOLDER)
+                }
+                Part::Unknown => text.push_str(&hole),
+            }
+        }
+        if !known || lang == Lang::Other {
+            return Ok(());
+        }
+        let before = self.facts.len();
+        // A stand-in that does not fit where the piece sits (`load(x)$acc`)
+        // gets a second reading with the piece empty, one of its values.
+        let empty = code.parts.iter().fold(String::new(), |mut t, p| {
+            match p {
+                Part::Lit(l) => t.push_str(l),
+                Part::Split => t.push(' '),
+                Part::Unknown => {}
+            }
+            t
+        });
+        let via = vec![via.to_string()];
+        let read = match self.payload(lang, &text, via.clone(), span) {
+            Err(AnalyzeError::Unparseable { .. }) => self.payload(lang, &empty, via, span),
+            r => r,
+        };
+        match read {
+            Ok(()) => {}
+            Err(AnalyzeError::Unparseable { .. }) => self.signal("dynamic-code", span),
+            Err(e) => return Err(e),
+        }
+        // The placeholder is no program: a call that names it says nothing.
+        let new = self.facts.split_off(before);
+        self.facts.extend(
+            new.into_iter()
+                .filter(|f| !(f.kind == FactKind::Command && f.name.contains(PLACEHOLDER))),
+        );
         Ok(())
     }
 
@@ -190,12 +265,12 @@ impl<'s> Analyzer<'s> {
             }
             joined.append(a.clone());
         }
-        self.exec_code(Lang::Bash, "eval", &joined, span, true)?;
+        self.exec_code(Lang::Bash, "eval", &joined, span, false)?;
         Ok(())
     }
 
-    /// `source file`: a file the script wrote, standard input or a process
-    /// substitution.
+    /// `source file`: a file the script wrote, standard input, a process
+    /// substitution or a path from untrusted data.
     pub(super) fn source(&mut self, name: &str, args: &[Word], rc: &RunCtx) -> R<()> {
         let span = rc.span;
         if let Some(first) = args.first() {
@@ -223,7 +298,11 @@ impl<'s> Analyzer<'s> {
                 {
                     self.run_file(&info, &format!("source {p}"), Lang::Bash, span)?;
                 }
-            } else {
+            } else if first.taint.untrusted() {
+                // Loading a library from a computed path (`source
+                // "$ROOT/lib/x.bash"`, `for f in hooks/*; do . "$f"`) is how
+                // shell programs are split into files; it is dynamic only
+                // when the path comes from data the script does not control.
                 self.signal("dynamic-code", span);
             }
         }
@@ -299,4 +378,16 @@ impl<'s> Analyzer<'s> {
         }
         Ok(())
     }
+}
+
+/// Whether an unknown piece after the code `before` and followed by `next`
+/// is the name of a variable the code assigns: at the start of a command
+/// and followed by `=`, `+=` or `[`.
+fn assigns_to(before: &str, next: Option<&Part>) -> bool {
+    let starts = before.is_empty() || before.ends_with([' ', '\t', '\n', ';', '&', '|', '(', '{']);
+    let assigns = matches!(
+        next,
+        Some(Part::Lit(l)) if l.starts_with('=') || l.starts_with("+=") || l.starts_with('[')
+    );
+    starts && assigns
 }

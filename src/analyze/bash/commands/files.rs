@@ -28,6 +28,9 @@ pub(super) fn is_setuid_mode(mode: &str) -> bool {
     })
 }
 
+/// Shells whose copy under another name hides what runs.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"];
+
 impl<'s> Analyzer<'s> {
     pub(super) fn rm(&mut self, texts: &[String], args: &[Word], span: Span) {
         let mut recursive = false;
@@ -129,6 +132,14 @@ impl<'s> Analyzer<'s> {
         self.emit(FactKind::Redirect, dest.clone(), vec![">".into()], span);
         self.check_path(&dest, span, false);
         let src = paths::normalise(operands[0]);
+        // A shell copied or linked under another name (`cp /bin/sh
+        // /tmp/crond`, `ln -s /bin/sh git-x`) runs a shell that no longer
+        // reads as one.
+        let src_base = paths::basename(&src);
+        let dest_base = paths::basename(dest.trim_end_matches('/'));
+        if SHELLS.contains(&src_base) && !dest.ends_with('/') && dest_base != src_base {
+            self.signal("string-obfuscation", span);
+        }
         if let Some(info) = self.files.get(&src).cloned() {
             self.files.insert(dest, info);
         }

@@ -204,6 +204,15 @@ impl<'s> Analyzer<'s> {
                     .get(&p)
                     .cloned()
                     .or_else(|| self.file_by_basename(&p))
+                    .or_else(|| {
+                        // `x.pyc` compiled from a `x.py` the script wrote
+                        // runs that source.
+                        let src = format!("{}.py", p.strip_suffix(".pyc")?);
+                        self.files
+                            .get(&src)
+                            .cloned()
+                            .or_else(|| self.file_by_basename(&src))
+                    })
                 {
                     self.run_file(&info, &format!("{name} {p}"), lang, span)?;
                 }

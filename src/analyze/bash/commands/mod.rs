@@ -29,7 +29,7 @@ mod wrappers;
 use super::decode;
 use super::paths;
 use super::walk::{Analyzer, Input, Output, Redir, R};
-use super::words::{Taint, Word};
+use super::words::{Part, Taint, Word};
 use crate::analyze::{FactKind, Span};
 use files::is_setuid_mode;
 use interpreters::interp_lang;
@@ -63,9 +63,38 @@ const SILENT: &[&str] = &[
     "export", "local", "umask", "trap", "ulimit", "break", "continue", "test", "[", "[[", "alias",
     "source", ".", "read",
 ];
+/// Programs whose output can be computed from their own program text.
+const COMPUTERS: &[&str] = &[
+    "awk", "gawk", "mawk", "nawk", "sed", "perl", "python", "python2", "python3", "ruby", "node",
+    "php", "lua", "bc", "expr", "m4",
+];
 const DATA_COMMANDS: &[&str] = &[
     "echo", "printf", "print", "logger", ":", "true", "false", "test", "[", "[[",
 ];
+
+/// What a path lookup (`command -v x`, `which x`, `type -P x y`) prints,
+/// as far as it matters: the name of the first program asked for, which is
+/// what a script that runs the result runs (`$(which python3) -c ...`). The
+/// directory it is found in is not known and not needed.
+fn lookup_output(args: &[Word]) -> Option<String> {
+    args.iter()
+        .find(|a| !a.known_text().starts_with('-'))
+        .and_then(Word::constant)
+}
+
+/// Whether the last path component of a command name is not known: the
+/// program that runs cannot be named (`$x`, `c${x}`), unlike a known program
+/// in an unknown directory (`"$ROOT/bin/tool"`).
+fn unknown_basename(w: &Word) -> bool {
+    for p in w.parts.iter().rev() {
+        match p {
+            Part::Unknown => return true,
+            Part::Lit(l) if l.contains('/') => return false,
+            _ => {}
+        }
+    }
+    false
+}
 
 impl<'s> Analyzer<'s> {
     /// Runs one simple command given its evaluated words.
@@ -76,14 +105,29 @@ impl<'s> Analyzer<'s> {
         r
     }
 
+    /// Signals about how the command name is written. An expansion as the
+    /// name is ordinary shell (`"$@"`, `nohup "$@" &`, `"$EDITOR" "$f"`,
+    /// `$PYTHON x.py`): it only hides what runs when the name was spliced
+    /// from fragments or comes from data the script does not control (the
+    /// network, a decoder, host data, run-time input).
     fn name_signals(&mut self, w: &Word, span: Span) {
-        if w.expanded {
+        let untrusted = w.taint.untrusted();
+        let own_function = w.constant().is_some_and(|n| self.functions.contains(&n));
+        if w.expanded && (untrusted || (w.taint.spliced && !own_function)) {
             self.signal("variable-command", span);
         }
-        if w.has_unknown() && !w.self_ref {
+        if untrusted && unknown_basename(w) && !w.self_ref {
             self.signal("computed-name", span);
         }
-        if w.obfuscated {
+        if w.obfuscated && !own_function {
+            self.signal("string-obfuscation", span);
+        }
+        // A directory named only with dots (`~/.../sh`) hides where a
+        // program lives; no tool installs itself there.
+        if w.known_text()
+            .split('/')
+            .any(|c| c.len() >= 3 && c.bytes().all(|b| b == b'.'))
+        {
             self.signal("string-obfuscation", span);
         }
     }
@@ -110,7 +154,15 @@ impl<'s> Analyzer<'s> {
                 Wrap::Lookup => {
                     self.emit_command(&name, rest, span);
                     self.apply_redirects(&rc.redirs, &Output::default(), span, false);
-                    return Ok(Output::default());
+                    let prints_path = name == "command"
+                        && rest.iter().any(|w| {
+                            let t = w.known_text();
+                            t.starts_with('-') && t.contains('v')
+                        });
+                    return Ok(Output {
+                        text: lookup_output(rest).filter(|_| prints_path),
+                        ..Output::default()
+                    });
                 }
                 Wrap::Code(idx) => {
                     self.emit_command(&name, rest, span);
@@ -165,10 +217,13 @@ impl<'s> Analyzer<'s> {
         let full = cmd_word.known_text();
         let name = paths::basename(&full).to_string();
         let args: Vec<Word> = words[i + 1..].to_vec();
-        if !name.is_empty() {
+        let own_function = !wrapped && name == full && self.functions.contains(&name);
+        if !name.is_empty() && !own_function {
             self.emit_command(&name, &args, span);
         }
-        let data = DATA_COMMANDS.contains(&name.as_str());
+        // `logger -f FILE` sends a file to the system log: a reader then.
+        let data = DATA_COMMANDS.contains(&name.as_str())
+            && !(name == "logger" && args.iter().any(|a| a.known_text() == "-f"));
         if !data {
             self.arg_strings(&args, span);
         }
@@ -203,6 +258,21 @@ impl<'s> Analyzer<'s> {
             self.signal("reverse-shell", span);
         }
         let mut out = self.semantics(&name, &args, rc, socket)?;
+        // Known text in, unknown text out: a transformation the analyzer
+        // does not follow (`sed`, `cut`, `awk` over a here-string), or a
+        // program that computes its output from its own text (`awk
+        // 'BEGIN{print "cu" "rl"}'`, `perl -e`) with nothing else to read.
+        let known_in = rc
+            .stdin
+            .text
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty());
+        let computes = COMPUTERS.contains(&name.as_str())
+            && args.iter().all(|a| !a.has_unknown())
+            && (known_in || !rc.stdin.present);
+        if out.text.is_none() && (known_in || computes) {
+            out.taint.opaque = true;
+        }
         out.taint.merge(&self.source_taint(&name, &args, rc));
         self.exfil_sinks(&name, &args, rc);
         let (to_file, _) = self.apply_redirects(&rc.redirs, &out, span, out.shell);
@@ -309,6 +379,14 @@ impl<'s> Analyzer<'s> {
             | "zcat" | "gzip" | "bzip2" | "bunzip2" | "bzcat" | "xz" | "unxz" | "xzcat"
             | "uudecode" | "zstd" | "unzstd" | "lzma" | "unlzma" => {
                 out = self.decoder(name, args, &texts, rc)?;
+            }
+            "which" => out.text = lookup_output(args),
+            "type" | "whence"
+                if texts
+                    .iter()
+                    .any(|t| t.starts_with('-') && (t.contains('p') || t.contains('P'))) =>
+            {
+                out.text = lookup_output(args);
             }
             "eval" => self.eval(args, span)?,
             "source" | "." => self.source(name, args, rc)?,

@@ -1,11 +1,12 @@
 //! Download and network tools: where `curl`/`wget` write what they fetch
-//! (so running it later is download-exec), uploads of secrets
+//! (so running it later is download-exec), whether a transfer does more
+//! than fetch into the script (`network-transfer`), uploads of secrets
 //! (exfiltration), and `nc -e`/`socat exec:` shells.
 
 use super::RunCtx;
-use crate::analyze::bash::paths;
 use crate::analyze::bash::walk::{Analyzer, FileInfo, Output};
 use crate::analyze::bash::words::{Taint, Word};
+use crate::analyze::bash::{paths, transfer};
 use crate::analyze::FactKind;
 
 pub(super) const DOWNLOAD_TOOLS: &[&str] = &[
@@ -138,6 +139,23 @@ impl<'s> Analyzer<'s> {
         } else if out_file.is_some() {
             to_stdout = false;
         }
+        // A fetch into the script (stdout, a pipe, a variable) is the
+        // everyday use and fails in the sandbox anyway; saving files,
+        // sending data, a proxy or a borrowed user agent is more.
+        // With the caller's arguments forwarded (`fetch -q "$@"`), where
+        // the output goes is the caller's choice: only an explicit output
+        // file counts then.
+        let forwarded = args.iter().any(|a| a.forwarded);
+        let saves = !to_stdout
+            && name != "lwp-request"
+            && !texts.iter().any(|t| t == "--spider")
+            && (out_file.is_some() || !forwarded);
+        let proxied = transfer::PROXY_VARS
+            .iter()
+            .any(|v| self.vars.contains_key(*v));
+        if saves || proxied || transfer::beyond_fetch(name, texts) {
+            self.signal("network-transfer", span);
+        }
         if args.iter().any(|a| a.taint.secret) || secret || rc.stdin.taint.secret {
             self.signal("exfiltration", span);
         }
@@ -157,7 +175,6 @@ impl<'s> Analyzer<'s> {
                 },
             );
         }
-        let _ = to_stdout;
         Output {
             text: None,
             taint,

@@ -76,14 +76,32 @@ impl<'s> Analyzer<'s> {
     /// taint of what they read.
     pub(super) fn cat_like(&mut self, name: &str, texts: &[String], rc: &RunCtx, out: &mut Output) {
         let span = rc.span;
+        // `head -n 1`, `tail -c 10`: the count is no file.
+        let counted = matches!(name, "head" | "tail");
         let files: Vec<&String> = texts
             .iter()
-            .filter(|t| !t.starts_with('-') || t.as_str() == "-")
+            .enumerate()
+            .filter(|(i, t)| {
+                let count_value = counted
+                    && i.checked_sub(1)
+                        .and_then(|p| texts.get(p))
+                        .is_some_and(|p| matches!(p.as_str(), "-n" | "-c" | "--lines" | "--bytes"));
+                (!t.starts_with('-') || t.as_str() == "-") && !count_value
+            })
+            .map(|(_, t)| t)
             .collect();
         out.taint.merge(&rc.stdin.taint);
         if files.is_empty() || files.iter().all(|f| f.as_str() == "-") {
-            if name == "cat" {
-                out.text = rc.stdin.text.clone();
+            match name {
+                "cat" => out.text = rc.stdin.text.clone(),
+                "head" | "tail" => {
+                    out.text = rc
+                        .stdin
+                        .text
+                        .as_deref()
+                        .and_then(|t| line_window(name, texts, t));
+                }
+                _ => {}
             }
         } else {
             let mut content = Some(String::new());
@@ -119,4 +137,43 @@ impl<'s> Analyzer<'s> {
             self.head_fill(texts, rc, span);
         }
     }
+}
+
+/// The lines `head`/`tail` keep of a known text, for the line-count forms
+/// (`-n N`, `-N`, `-nN`, `tail -n +K`); any other option gives `None`.
+fn line_window(name: &str, texts: &[String], text: &str) -> Option<String> {
+    let mut count: Option<String> = None;
+    let mut it = texts.iter();
+    while let Some(t) = it.next() {
+        if t == "-n" || t == "--lines" {
+            count = it.next().cloned();
+        } else if let Some(n) = t.strip_prefix("--lines=").or_else(|| t.strip_prefix("-n")) {
+            count = Some(n.to_string());
+        } else if t.len() > 1 && t.starts_with('-') && t[1..].bytes().all(|b| b.is_ascii_digit()) {
+            count = Some(t[1..].to_string());
+        } else {
+            return None;
+        }
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let count = count.unwrap_or_else(|| "10".to_string());
+    let kept: Vec<&str> = match (name, count.strip_prefix('+')) {
+        ("tail", Some(from)) => {
+            let k: usize = from.parse().ok()?;
+            lines.iter().skip(k.saturating_sub(1)).copied().collect()
+        }
+        ("tail", None) => {
+            let n: usize = count.parse().ok()?;
+            lines
+                .iter()
+                .skip(lines.len().saturating_sub(n))
+                .copied()
+                .collect()
+        }
+        _ => {
+            let n: usize = count.parse().ok()?;
+            lines.iter().take(n).copied().collect()
+        }
+    };
+    Some(kept.join("\n"))
 }

@@ -17,6 +17,11 @@ impl<'s> Analyzer<'s> {
             .map(|n| self.text(n).to_string())
             .unwrap_or_default();
         let span = span_of(node);
+        // Only a definition that always runs (at the top of the script)
+        // surely shadows a program of the same name.
+        if node.parent().is_some_and(|p| p.kind() == "program") {
+            self.functions.insert(name.clone());
+        }
         if let Some(body) = node.child_by_field_name("body") {
             let scan = self.scan(body, &name)?;
             if (scan.self_calls >= 2 && (scan.pipes || scan.background))
@@ -55,15 +60,6 @@ impl<'s> Analyzer<'s> {
                     }
                     if matches!(t, "break" | "exit" | "return") {
                         s.exits = true;
-                    }
-                    if matches!(
-                        t,
-                        "sleep" | "read" | "wait" | "nc" | "curl" | "wget" | "ping"
-                    ) {
-                        s.blocking = true;
-                    }
-                    if !matches!(t, ":" | "true" | "echo" | "printf" | "yes" | "let") {
-                        s.nontrivial = true;
                     }
                 }
                 "pipeline" => s.pipes = true,
@@ -117,7 +113,10 @@ impl<'s> Analyzer<'s> {
             };
             if !scan.exits {
                 self.signal("infinite-loop", span);
-                if scan.grows || (!scan.nontrivial && !scan.blocking) {
+                // A busy loop (`while :; do echo hi; done`) only burns the
+                // CPU share and the time the sandbox grants anyway; a loop
+                // that grows a value exhausts memory, which is the abuse.
+                if scan.grows {
                     self.signal("resource-exhaustion", span);
                 }
             }
@@ -238,7 +237,5 @@ struct Scan {
     background: bool,
     loops: bool,
     exits: bool,
-    blocking: bool,
-    nontrivial: bool,
     grows: bool,
 }

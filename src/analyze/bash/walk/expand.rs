@@ -47,7 +47,13 @@ impl<'s> Analyzer<'s> {
                 } else {
                     let (t, hid) = words::unescape_unquoted(text);
                     let mut w = Word::lit(t);
-                    w.obfuscated = hid;
+                    // One leading backslash (`\ls`) is the usual way to
+                    // bypass an alias, not a hidden name.
+                    let alias_bypass = text
+                        .trim_start_matches(['\r', '\n'])
+                        .strip_prefix('\\')
+                        .is_some_and(|rest| !rest.contains('\\'));
+                    w.obfuscated = hid && !alias_bypass;
                     w
                 }
             }
@@ -77,29 +83,45 @@ impl<'s> Analyzer<'s> {
                 let mut quotes = false;
                 let mut plain = false;
                 let mut pos = node.start_byte();
+                let mut pieces = Vec::with_capacity(kids.len());
                 for c in &kids {
                     if c.start_byte() > pos {
-                        w.push_lit(self.src.get(pos..c.start_byte()).unwrap_or(""));
+                        let gap = self.src.get(pos..c.start_byte()).unwrap_or("");
+                        pieces.push((Some(gap.to_string()), false, false));
+                        w.push_lit(gap);
                     }
+                    let v = self.word_q(*c, quoted)?;
                     match c.kind() {
-                        "raw_string" | "string" | "ansi_c_string" => quotes = true,
+                        // Quoting an expansion (`prefix_"$x"`) is ordinary;
+                        // quoting letters of a name (`"w"get`) is not.
+                        "raw_string" | "ansi_c_string" => quotes = true,
+                        "string" => {
+                            quotes |= named_children(*c)
+                                .iter()
+                                .all(|k| k.kind() == "string_content")
+                        }
                         "word" => plain = true,
                         _ => {}
                     }
-                    let v = self.word_q(*c, quoted)?;
+                    pieces.push((v.constant(), v.expanded, v.taint.spliced));
                     w.append(v);
                     pos = c.end_byte();
                 }
                 if quotes && plain {
                     w.obfuscated = true;
                 }
+                (w.expanded, w.taint.spliced) = words::name_pieces(&pieces);
                 w
             }
             "simple_expansion" => {
                 let name = text.trim_start_matches('$');
                 self.lookup(name, quoted)
             }
-            "expansion" => self.expansion(node, quoted)?,
+            "expansion" => {
+                let mut w = self.expansion(node, quoted)?;
+                w.forwarded |= text.starts_with("${@") || text.starts_with("${*");
+                w
+            }
             "command_substitution" => {
                 let mut ctx = Ctx::default();
                 ctx.stdin.present = false;
@@ -177,32 +199,40 @@ impl<'s> Analyzer<'s> {
         let start = node.start_byte() + usize::from(self.text(node).starts_with('$')) + 1;
         let end = node.end_byte().saturating_sub(1).max(start);
         let mut pos = start;
+        let mut pieces = Vec::new();
         for c in named_children(node) {
             if c.kind() == "string" {
                 let v = self.dq_string(c)?;
+                pieces.push((v.constant(), v.expanded, v.taint.spliced));
                 w.append(v);
                 pos = c.end_byte();
                 continue;
             }
             if c.start_byte() > pos {
-                w.push_lit(&words::unescape_dquote(
-                    self.src.get(pos..c.start_byte()).unwrap_or(""),
-                ));
+                let gap = words::unescape_dquote(self.src.get(pos..c.start_byte()).unwrap_or(""));
+                pieces.push((Some(gap.clone()), false, false));
+                w.push_lit(&gap);
             }
             match c.kind() {
-                "string_content" => w.push_lit(&words::unescape_dquote(self.text(c))),
+                "string_content" => {
+                    let lit = words::unescape_dquote(self.text(c));
+                    pieces.push((Some(lit.clone()), false, false));
+                    w.push_lit(&lit);
+                }
                 _ => {
                     let v = self.word_q(c, true)?;
+                    pieces.push((v.constant(), v.expanded, v.taint.spliced));
                     w.append(v);
                 }
             }
             pos = c.end_byte();
         }
         if end > pos {
-            w.push_lit(&words::unescape_dquote(
-                self.src.get(pos..end).unwrap_or(""),
-            ));
+            let tail = words::unescape_dquote(self.src.get(pos..end).unwrap_or(""));
+            pieces.push((Some(tail.clone()), false, false));
+            w.push_lit(&tail);
         }
+        (w.expanded, w.taint.spliced) = words::name_pieces(&pieces);
         w.quoted = true;
         Ok(w)
     }

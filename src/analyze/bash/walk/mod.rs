@@ -108,6 +108,10 @@ pub(super) struct Analyzer<'s> {
     /// `analysis-bound` signals emitted so far (capped: once the allowance
     /// is spent every expansion is refused, and one report per line is plenty).
     pub bound_reports: usize,
+    /// Names of the functions the script defines at its top level: calling
+    /// one (`host`, `run_under_"$impl"`) runs the function, whose body is
+    /// analysed where it is defined, not the program of that name.
+    pub functions: HashSet<String>,
 }
 
 pub(super) type R<T> = Result<T, AnalyzeError>;
@@ -172,6 +176,7 @@ impl<'s> Analyzer<'s> {
             unset_is_empty: true,
             opaque: Vec::new(),
             bound_reports: 0,
+            functions: HashSet::new(),
         }
     }
 

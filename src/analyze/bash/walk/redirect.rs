@@ -234,6 +234,7 @@ impl<'s> Analyzer<'s> {
                     .get(&path)
                     .cloned()
                     .or_else(|| self.file_by_basename(&path));
+                let info_unknown = info.is_none();
                 *stdin = Input {
                     text: info.as_ref().and_then(|i| i.content.clone()),
                     taint: info.map(|i| i.taint).unwrap_or_default(),
@@ -243,6 +244,11 @@ impl<'s> Analyzer<'s> {
                 };
                 if path.starts_with("/proc/") && path.ends_with("/environ") {
                     stdin.taint.secret = true;
+                }
+                // Lines of a file the script did not write (`while read -r
+                // c; do $c; done < list`) are input it does not control.
+                if info_unknown && path != "/dev/null" {
+                    stdin.taint.input = true;
                 }
             }
         }

@@ -262,6 +262,7 @@ impl<'s> Analyzer<'s> {
             },
         };
         w.expanded = true;
+        w.forwarded = matches!(name, "@" | "*");
         if let Some(v) = self.vars.get(name) {
             w.taint = v.taint.clone();
         } else if secret_var_name(name) {
