@@ -11,6 +11,7 @@
 //! It must not decide anything (rules do) and never runs the code.
 
 mod names;
+mod shape;
 mod value;
 mod walk;
 
@@ -77,6 +78,7 @@ pub(crate) fn analyze_nested(code: &str, budget: &Budget) -> Result<Vec<Fact>, A
         return Err(e);
     }
     let mut facts = second.facts;
+    facts.extend(shape::signals(root, code, budget));
     program_signals(&mut facts);
     Ok(dedupe(facts))
 }
