@@ -1,6 +1,6 @@
 //! Obfuscator shapes: the structure obfuscation tools leave in a program,
 //! found on the syntax tree rather than by folding values. The obfuscator.io
-//! shape (a string array rotated with `push(shift())` until a checksum
+//! shape (a string array rotated with `a['push'](a['shift']())` until a checksum
 //! matches, the self-replacing function that holds it, and `_0x`-named
 //! accessors), JSFuck-like coercions (`!![]`,
 //! `+!!false`, `+[]`, `[]+{}`), and loops that XOR character codes against a
@@ -115,7 +115,14 @@ fn visit(node: Node<'_>, code: &str, in_loop: bool, seen: &mut Seen) {
             ) {
                 seen.code_sink = true;
             }
-            if name == "push" && seen.rotation.is_none() {
+            // `q.push(q.shift())` is a round-robin idiom; the obfuscator's
+            // rotation goes through string subscripts or `_0x` names.
+            let obfuscated_receiver = callee.is_some_and(|c| {
+                c.kind() == "subscript_expression"
+                    || c.child_by_field_name("object")
+                        .is_some_and(|o| is_hex_name(text(o, code)))
+            });
+            if name == "push" && obfuscated_receiver && seen.rotation.is_none() {
                 let arg = node
                     .child_by_field_name("arguments")
                     .and_then(|a| a.named_child(0));

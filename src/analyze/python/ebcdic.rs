@@ -134,3 +134,23 @@ const CP1140: [u16; 256] = [
     83, 84, 85, 86, 87, 88, 89, 90, 178, 212, 214, 210, 211, 213, 48, 49, 50, 51, 52, 53, 54, 55,
     56, 57, 179, 219, 220, 217, 218, 159,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_pages_payloads_use() {
+        assert_eq!(
+            decode("cp1026", b"\x85\xa5\x81\x93").as_deref(),
+            Some("eval")
+        );
+        assert_eq!(
+            decode("cp500", b"\x85\xa7\x85\x83").as_deref(),
+            Some("exec")
+        );
+        assert_eq!(decode("ibm037", b"\x89\x84").as_deref(), Some("id"));
+        assert!(decode("utf_8", b"x").is_none());
+        assert!(!is_ebcdic("latin_1"));
+    }
+}

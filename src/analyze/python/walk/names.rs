@@ -269,12 +269,17 @@ impl Walker<'_> {
             | "base64.b64encode"
             | "base64.b32encode"
             | "base64.b16encode"
-            | "binascii.hexlify" => c
-                .args
-                .iter()
-                .chain(c.keywords.iter().map(|k| &k.value))
-                .find_map(|a| self.taint_of(a, d + 1))
-                .filter(|t| *t == Taint::Secret),
+            | "binascii.hexlify"
+                // Shallow only: each level asks its arguments again, so deep
+                // nesting (str(str(str(...)))) would cost twice per level.
+                if d < 8 =>
+            {
+                c.args
+                    .iter()
+                    .chain(c.keywords.iter().map(|k| &k.value))
+                    .find_map(|a| self.taint_of(a, d + 1))
+                    .filter(|t| *t == Taint::Secret)
+            }
             "open" | "io.open" | "codecs.open" => text_arg(0)
                 .filter(|p| tables::is_sensitive_path(p))
                 .map(|_| Taint::Secret),
