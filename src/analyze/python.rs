@@ -11,6 +11,7 @@
 //! depth and checks the clock; the tree is dropped iteratively so a very long
 //! operator chain cannot overflow the stack when it is freed.
 
+mod ebcdic;
 mod fold;
 mod shellscan;
 mod tables;

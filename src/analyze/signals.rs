@@ -39,6 +39,8 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("network-transfer", "a download tool saves files, sends data, goes through a proxy or borrows another client's user agent (more than a fetch into the script)"),
     ("network-server", "starts a network server or listener (python -m http.server, php -S, nc -l, socat TCP-LISTEN)"),
     ("analysis-bound", "a folded value, or all folding of one analysis, went past the analyzer's memory bound; what lies past it is unknown"),
+    ("obfuscator-shape", "the structure obfuscation tools leave: a string array rotated with push(shift()), _0x-renamed identifiers, literal coercions (!![], +!!false, []+{})"),
+    ("decode-loop", "a loop that XORs character codes against a cycling key or back into text (a decoder)"),
 ];
 
 /// Whether `id` is a known signal.

@@ -95,6 +95,65 @@ pub fn is_builtin(name: &str) -> bool {
     BUILTINS.contains(&name)
 }
 
+/// Modules a snippet may use without its `import` line: gateway submissions
+/// are often fragments cut out of a larger file, and `os.system(...)` means
+/// the `os` module whether or not the import was pasted along. Only names
+/// that are almost never anything else; a name the snippet binds itself
+/// (a variable or parameter called `os`) shadows this table.
+pub fn implicit_module(name: &str) -> bool {
+    matches!(
+        name,
+        "os" | "sys"
+            | "subprocess"
+            | "base64"
+            | "binascii"
+            | "codecs"
+            | "zlib"
+            | "gzip"
+            | "bz2"
+            | "lzma"
+            | "marshal"
+            | "pickle"
+            | "socket"
+            | "pty"
+            | "requests"
+            | "urllib"
+            | "urllib2"
+            | "urllib3"
+            | "httpx"
+            | "shutil"
+            | "ctypes"
+            | "builtins"
+            | "importlib"
+            | "platform"
+            | "getpass"
+            | "commands"
+            | "ftplib"
+            | "smtplib"
+            | "telnetlib"
+            | "paramiko"
+            | "dns"
+            | "aiodns"
+            | "browser_cookie3"
+            | "win32crypt"
+    )
+}
+
+/// Bare names that, unbound in a fragment, can only mean one well-known
+/// callable (`Popen(...)` after a `from subprocess import Popen` that was
+/// not pasted along).
+pub fn implicit_member(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Popen" => "subprocess.Popen",
+        "check_output" => "subprocess.check_output",
+        "check_call" => "subprocess.check_call",
+        "urlopen" => "urllib.request.urlopen",
+        "urlretrieve" => "urllib.request.urlretrieve",
+        "b64decode" => "base64.b64decode",
+        _ => return None,
+    })
+}
+
 /// Names exported by dangerous modules, used to resolve bare names after
 /// `from m import *` when several modules were star-imported.
 pub fn star_exports(module: &str) -> &'static [&'static str] {
@@ -378,6 +437,80 @@ pub enum Taint {
     Socket,
     /// Produced by a decoder whose output could not be recovered statically.
     Decoded,
+    /// A secret: a credential-named environment variable, the whole
+    /// environment, or the contents of a credential file.
+    Secret,
+}
+
+/// Environment variable names that hold credentials (`AWS_SECRET_ACCESS_KEY`,
+/// `GITHUB_TOKEN`, `DB_PASSWORD`), as opposed to configuration (`HOME`, `TZ`).
+pub fn is_secret_env(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "SECRET",
+        "TOKEN",
+        "PASSW",
+        "PASSWD",
+        "_KEY",
+        "KEY_",
+        "APIKEY",
+        "CREDENTIAL",
+        "AUTH",
+        "SESSION",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Modules that capture keystrokes, screens, the clipboard or browser secrets.
+pub fn is_capture_module(name: &str) -> bool {
+    let top = name.split('.').next().unwrap_or(name);
+    matches!(
+        top,
+        "pynput"
+            | "keyboard"
+            | "pyxhook"
+            | "browser_cookie3"
+            | "win32crypt"
+            | "mss"
+            | "pyscreenshot"
+            | "pyperclip"
+            | "lazagne"
+    ) || name == "PIL.ImageGrab"
+}
+
+/// Network calls that carry a body: the senders of an upload.
+pub fn is_upload_call(qual: &str) -> bool {
+    let method = qual.rsplit('.').next().unwrap_or(qual);
+    is_network_sink(qual)
+        && matches!(
+            method,
+            "post"
+                | "put"
+                | "patch"
+                | "request"
+                | "urlopen"
+                | "Request"
+                | "sendmail"
+                | "send_message"
+                | "send"
+                | "sendall"
+                | "sendto"
+                | "storbinary"
+                | "storlines"
+                | "upload"
+        )
+}
+
+/// Calls that send data off the machine (HTTP clients, sockets, mail, DNS
+/// lookups whose name can carry data).
+pub fn is_network_sink(qual: &str) -> bool {
+    network_source(qual).is_some()
+        || qual.starts_with("dns.")
+        || qual.starts_with("aiodns.")
+        || qual.starts_with("socket.gethostbyname")
+        || qual.starts_with("socket.getaddrinfo")
 }
 
 /// Cloud instance-metadata hosts, in the spellings used to dodge filters.

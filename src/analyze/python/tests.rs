@@ -57,11 +57,44 @@ fn aliases_resolve() {
         "def f():\n    s('id')\nfrom os import system as s\n",
         "os.system"
     ));
-    assert!(call("import builtins\nbuiltins.exec('x=1')", "exec"));
-    assert!(call("__builtins__.__dict__['ev'+'al']('1')", "eval"));
+    assert!(call("import builtins\nbuiltins.exec(src)", "exec"));
+    // A plain constant is analysed as Python, not reported as exec.
+    assert!(!call("import builtins\nbuiltins.exec('x=1')", "exec"));
+    assert!(call("__builtins__.__dict__['ev'+'al'](src)", "eval"));
     assert!(call(
         "import sys\nsys.modules['os'].system('id')",
         "os.system"
+    ));
+}
+
+#[test]
+fn fragments_resolve_well_known_modules() {
+    assert!(call("os.system(cmd)", "os.system"));
+    assert!(call("subprocess.Popen(argv)", "subprocess.Popen"));
+    assert!(call("urllib.request.urlopen(u)", "urllib.request.urlopen"));
+    assert!(call("Popen(argv)", "subprocess.Popen"));
+    // A name the snippet binds itself is not the module.
+    assert!(!call("def f(os):\n    os.system(cmd)\n", "os.system"));
+    assert!(!call("os = Shell()\nos.system(cmd)", "os.system"));
+}
+
+#[test]
+fn secrets_reaching_uploads_are_exfiltration() {
+    assert!(signal(
+        "requests.post(u, data={'k': os.getenv('AWS_SECRET_ACCESS_KEY')})",
+        "exfiltration"
+    ));
+    assert!(signal(
+        "t = os.environ['GITHUB_TOKEN']\nrequests.put(u, json=dict(t=t))",
+        "exfiltration"
+    ));
+    assert!(!signal(
+        "requests.get(u, headers={'Authorization': os.getenv('API_TOKEN')})",
+        "exfiltration"
+    ));
+    assert!(!signal(
+        "requests.post(u, data={'region': os.getenv('AWS_REGION')})",
+        "exfiltration"
     ));
 }
 

@@ -28,7 +28,7 @@ use rustpython_parser::ast::Stmt;
 use rustpython_parser::text_size::TextRange;
 
 use super::fold::Val;
-use super::tables::Taint;
+use super::tables::{self, Taint};
 use crate::analyze::{AnalyzeError, Budget, Fact, FactKind, Span};
 
 type R = Result<(), AnalyzeError>;
@@ -238,6 +238,7 @@ impl<'a> Walker<'a> {
         if let (Some(_), Some(span)) = (self.connected, self.wired.first().copied()) {
             self.signal("reverse-shell", vec!["socket-stdio".into()], span);
         }
+        self.harvest_then_upload();
         // Identity by hash: cloning every fact into a set costs more than the walk.
         let mut seen = HashSet::with_capacity(self.facts.len());
         let mut out = Vec::with_capacity(self.facts.len());
@@ -249,6 +250,35 @@ impl<'a> Walker<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Data flow the walk cannot follow (through user functions, buffers
+    /// filled by callbacks): a program that harvests the whole environment
+    /// or captures keystrokes, screens or browser secrets, and also uploads,
+    /// is exfiltration. Nothing else in such a program explains the upload.
+    fn harvest_then_upload(&mut self) {
+        if self
+            .facts
+            .iter()
+            .any(|f| f.kind == FactKind::Signal && f.name == "exfiltration")
+        {
+            return;
+        }
+        let harvested = self.facts.iter().any(|f| {
+            (f.kind == FactKind::Signal && f.name == "env-harvest")
+                || (f.kind == FactKind::Import && tables::is_capture_module(&f.name))
+        });
+        if !harvested {
+            return;
+        }
+        let upload = self
+            .facts
+            .iter()
+            .find(|f| f.kind == FactKind::Call && tables::is_upload_call(&f.name))
+            .map(|f| (f.name.clone(), f.span));
+        if let Some((name, span)) = upload {
+            self.signal("exfiltration", vec![format!("harvest + {name}")], span);
+        }
     }
 
     fn span(&self, range: TextRange) -> Span {

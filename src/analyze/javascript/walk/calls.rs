@@ -197,6 +197,11 @@ impl<'t, 'b> Walker<'t, 'b> {
         if env {
             self.signal("env-harvest", node, vec![format!("{path}(process.env)")]);
         }
+        if is_upload(path) {
+            if let Some(var) = args.iter().find_map(|a| secret_in(a, 0)) {
+                self.signal("exfiltration", node, vec![format!("{path}({var})")]);
+            }
+        }
         if let Some(m) = meta {
             self.signal("cloud-metadata", node, vec![m]);
         }
@@ -444,4 +449,59 @@ pub(super) fn visit_deep_keyed<'t>(
         }
         _ => {}
     }
+}
+
+/// Calls that send their arguments off the machine: requests, and writes
+/// on a request or socket object.
+fn is_upload(path: &str) -> bool {
+    super::super::is_request_call(path)
+        || ((path.starts_with("http.") || path.starts_with("https.") || path.starts_with("net."))
+            && path.contains("()")
+            && (path.ends_with(".write") || path.ends_with(".end")))
+}
+
+/// A credential-named environment variable (`process.env.AWS_SECRET_ACCESS_KEY`)
+/// inside a value, outside the `headers`/`auth` options where a client
+/// authenticates to the service it calls.
+fn secret_in(v: &Val<'_>, depth: usize) -> Option<String> {
+    if depth > 4 {
+        return None;
+    }
+    match &v.v {
+        V::Path(p) => p
+            .strip_prefix("process.env.")
+            .filter(|name| is_secret_env(name))
+            .map(|_| p.clone()),
+        V::Arr(items) => items.iter().take(256).find_map(|i| secret_in(i, depth + 1)),
+        V::Obj(props) => props
+            .iter()
+            .take(256)
+            .filter(|(k, _)| {
+                !matches!(
+                    k.to_ascii_lowercase().as_str(),
+                    "headers" | "auth" | "authorization"
+                )
+            })
+            .find_map(|(_, i)| secret_in(i, depth + 1)),
+        _ => None,
+    }
+}
+
+/// Environment variable names that hold credentials, as opposed to configuration.
+fn is_secret_env(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "SECRET",
+        "TOKEN",
+        "PASSW",
+        "_KEY",
+        "KEY_",
+        "APIKEY",
+        "CREDENTIAL",
+        "AUTH",
+        "SESSION",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }

@@ -7,10 +7,11 @@
 
 use super::names::normalize;
 use super::{Binding, Folded, Kind, Sym, Walker, ARG_MAX, HUGE_ALLOC, R};
+use crate::analyze::python::ebcdic;
 use crate::analyze::python::fold::Val;
 use crate::analyze::python::tables::{self, Taint};
 use crate::analyze::{FactKind, Span};
-use rustpython_parser::ast::{self, Expr};
+use rustpython_parser::ast::{self, Expr, Ranged};
 
 impl<'a> Walker<'a> {
     pub(super) fn walk_call(&mut self, c: &'a ast::ExprCall) -> R {
@@ -52,10 +53,88 @@ impl<'a> Walker<'a> {
                 self.loop_calls.push((n.id.to_string(), span));
             }
         }
+        self.ebcdic_decode(c, span);
         if let Some(sym) = self.resolve(&c.func) {
             self.on_call(c, &sym, span)?;
         }
         Ok(())
+    }
+
+    /// Whether the source text of `e` spells characters with octal, hex or
+    /// unicode escapes.
+    fn escaped_literal(&self, e: &Expr) -> bool {
+        let range = e.range();
+        let raw = self
+            .code
+            .get(usize::from(range.start())..usize::from(range.end()))
+            .unwrap_or("");
+        raw.as_bytes().windows(2).any(|w| {
+            w[0] == b'\\' && (w[1].is_ascii_digit() || matches!(w[1], b'x' | b'u' | b'U' | b'N'))
+        })
+    }
+
+    /// A secret (credential-named variable, the environment, a credential
+    /// file) handed to a network call as data is exfiltration. Credentials
+    /// used to authenticate to the service itself (`headers=`, `auth=`,
+    /// `.login(user, password)`) are how clients are meant to be used.
+    fn exfiltration(&mut self, c: &ast::ExprCall, q: &str, span: Span) {
+        if !tables::is_network_sink(q) {
+            return;
+        }
+        let method = q.rsplit('.').next().unwrap_or(q);
+        if method.starts_with("login")
+            || method.starts_with("auth")
+            || method == "connect"
+            || q.contains(".headers")
+        {
+            return;
+        }
+        let leaked = c
+            .args
+            .iter()
+            .chain(
+                c.keywords
+                    .iter()
+                    .filter(|k| {
+                        k.arg.as_ref().is_none_or(|n| {
+                            !matches!(
+                                n.as_str(),
+                                "headers"
+                                    | "auth"
+                                    | "password"
+                                    | "passwd"
+                                    | "pkey"
+                                    | "key_filename"
+                                    | "cert"
+                            )
+                        })
+                    })
+                    .map(|k| &k.value),
+            )
+            .any(|a| self.taint_of(a, 0) == Some(Taint::Secret));
+        if leaked {
+            self.signal("exfiltration", vec![q.to_string()], span);
+        }
+    }
+
+    /// `b"...".decode("cp1026")`, `codecs.decode(x, "cp500")`: no program has a
+    /// reason to carry its own text in an EBCDIC code page, so decoding one is
+    /// obfuscation whatever the result is used for.
+    fn ebcdic_decode(&mut self, c: &ast::ExprCall, span: Span) {
+        let codec_pos = match &*c.func {
+            Expr::Attribute(a) if a.attr.as_str() == "decode" => 0,
+            f if self.resolve(f).is_some_and(|s| s.qual == "codecs.decode") => 1,
+            _ => return,
+        };
+        let Some(codec) = self
+            .fold_arg(c, codec_pos, "encoding")
+            .and_then(|f| f.val.text().map(str::to_ascii_lowercase))
+        else {
+            return;
+        };
+        if ebcdic::is_ebcdic(&codec.replace('-', "_")) {
+            self.signal("string-obfuscation", vec![format!("decode:{codec}")], span);
+        }
     }
 
     pub(super) fn fold_arg(&self, c: &ast::ExprCall, pos: usize, kw: &str) -> Option<Folded> {
@@ -125,7 +204,18 @@ impl<'a> Walker<'a> {
         {
             args = sym.args.clone();
         }
-        self.push(FactKind::Call, q, args.clone(), span);
+        // exec/eval of a plain constant is not dynamic code: the payload is
+        // analysed as Python below and its own facts are what gets judged.
+        // Escapes (`"\145\166\141\154"`) hide the literal from a reader and keep it dynamic.
+        let constant_code = tables::is_code_sink(q)
+            && matches!(
+                folded_args.first(),
+                Some(Some(f @ Folded { val: Val::Str(_) | Val::Bytes(_), .. })) if !f.tricky()
+            )
+            && c.args.first().is_some_and(|a| !self.escaped_literal(a));
+        if !constant_code {
+            self.push(FactKind::Call, q, args.clone(), span);
+        }
         if !is_data_call(q) {
             for a in &args {
                 self.check_arg(a, span);
@@ -258,6 +348,7 @@ impl<'a> Walker<'a> {
             self.connected.get_or_insert(span);
         }
 
+        self.exfiltration(c, q, span);
         self.file_effects(c, sym, &folded_args, span);
         self.spawn_effects(c, q, span);
 

@@ -5,6 +5,7 @@
 //! re-implemented on [`Val`] and bounded by the budget.
 
 use super::{Folded, Walker};
+use crate::analyze::python::ebcdic;
 use crate::analyze::python::fold::{self, Val};
 use rustpython_parser::ast::{self, Expr};
 
@@ -274,6 +275,13 @@ impl<'a> Walker<'a> {
                 } else {
                     Val::Bytes(r.val.bytes()?.to_vec())
                 };
+            }
+            // EBCDIC pages hide text from every scanner that reads ASCII: decoding
+            // through one is obfuscation, and the step makes exec of it decode-then-exec.
+            page if decode && ebcdic::is_ebcdic(page) => {
+                r.val = Val::Str(ebcdic::decode(page, r.val.bytes()?)?);
+                r.steps.insert(0, format!("codecs.{page}"));
+                r.obfuscated = true;
             }
             _ => return None,
         }

@@ -91,6 +91,15 @@ impl<'a> Walker<'a> {
         if tables::is_builtin(name) {
             return Some(member(name));
         }
+        // Fragments: a well-known module used without its import line.
+        if tables::implicit_module(name) {
+            return Some(module_sym(name));
+        }
+        if self.stars.is_empty() {
+            if let Some(q) = tables::implicit_member(name) {
+                return Some(member(q));
+            }
+        }
         let star = match self.stars.as_slice() {
             [] => None,
             [only] => Some(only.clone()),
@@ -148,7 +157,10 @@ impl<'a> Walker<'a> {
                 })
             }
             _ => {
-                let mut taint = f.taint.or_else(|| tables::network_source(q));
+                let mut taint = f
+                    .taint
+                    .or_else(|| tables::network_source(q))
+                    .or_else(|| self.secret_call(q, c, d));
                 if taint.is_none() && tables::is_decoder(q) {
                     taint = c
                         .args
@@ -183,7 +195,7 @@ impl<'a> Walker<'a> {
         }
         if let Expr::Name(n) = e {
             return match self.lookup(n.id.as_str()) {
-                Some(Binding::Sym(s)) => s.taint,
+                Some(Binding::Sym(s)) => s.taint.or_else(|| is_environ_sym(s)),
                 Some(Binding::Taint(t)) => Some(*t),
                 _ => None,
             };
@@ -192,9 +204,28 @@ impl<'a> Walker<'a> {
             if s.taint.is_some() {
                 return s.taint;
             }
+            if let Some(t) = is_environ_sym(&s) {
+                return Some(t);
+            }
+        }
+        // os.environ["AWS_SECRET_ACCESS_KEY"]
+        if let Expr::Subscript(sub) = e {
+            let environ = self
+                .resolve_in(&sub.value, d + 1)
+                .is_some_and(|s| s.qual == "os.environ" || s.qual == "os.environb");
+            let key = self
+                .fold_in(&sub.slice, d + 1, &[])
+                .and_then(|f| f.val.text().map(str::to_string));
+            if environ && key.is_some_and(|k| tables::is_secret_env(&k)) {
+                return Some(Taint::Secret);
+            }
         }
         let kids: Vec<&Expr> = match e {
-            Expr::Call(c) => std::iter::once(&*c.func).chain(c.args.iter()).collect(),
+            Expr::Call(c) => std::iter::once(&*c.func)
+                .chain(c.args.iter())
+                .chain(c.keywords.iter().map(|k| &k.value))
+                .collect(),
+            Expr::Dict(dict) => dict.values.iter().collect(),
             Expr::Attribute(a) => vec![&a.value],
             Expr::Subscript(s) => vec![&s.value],
             Expr::BinOp(b) => vec![&b.left, &b.right],
@@ -207,6 +238,59 @@ impl<'a> Walker<'a> {
         };
         kids.into_iter().find_map(|k| self.taint_of(k, d + 1))
     }
+}
+
+impl Walker<'_> {
+    /// A call whose result is a secret: `os.getenv("GITHUB_TOKEN")`,
+    /// `open("~/.aws/credentials")`, `Path("~/.ssh/id_rsa").read_text()`.
+    fn secret_call(&self, q: &str, c: &ast::ExprCall, d: usize) -> Option<Taint> {
+        let text_arg = |i: usize| {
+            c.args
+                .get(i)
+                .and_then(|a| self.fold_in(a, d + 1, &[]))
+                .and_then(|f| f.val.text().map(str::to_string))
+        };
+        match q {
+            "os.getenv" | "os.getenvb" | "os.environ.get" | "os.environ.pop"
+            | "os.environb.get" => text_arg(0)
+                .filter(|k| tables::is_secret_env(k))
+                .map(|_| Taint::Secret),
+            "os.environ.copy" | "os.environ.items" | "os.environ.values" => Some(Taint::Secret),
+            // Containers and serializers keep the secret they wrap.
+            "dict"
+            | "list"
+            | "tuple"
+            | "set"
+            | "str"
+            | "bytes"
+            | "repr"
+            | "json.dumps"
+            | "urllib.parse.urlencode"
+            | "base64.b64encode"
+            | "base64.b32encode"
+            | "base64.b16encode"
+            | "binascii.hexlify"
+                // Shallow only: each level asks its arguments again, so deep
+                // nesting (str(str(str(...)))) would cost twice per level.
+                if d < 8 =>
+            {
+                c.args
+                    .iter()
+                    .chain(c.keywords.iter().map(|k| &k.value))
+                    .find_map(|a| self.taint_of(a, d + 1))
+                    .filter(|t| *t == Taint::Secret)
+            }
+            "open" | "io.open" | "codecs.open" => text_arg(0)
+                .filter(|p| tables::is_sensitive_path(p))
+                .map(|_| Taint::Secret),
+            _ => None,
+        }
+    }
+}
+
+/// The whole environment is a secret when it leaves the machine.
+fn is_environ_sym(s: &Sym) -> Option<Taint> {
+    (s.qual == "os.environ" || s.qual == "os.environb").then_some(Taint::Secret)
 }
 
 pub(super) fn module(name: &str) -> Binding {
