@@ -38,6 +38,9 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("credential-search", "searches the file system for credentials by name or keyword (find / -name id_rsa, grep -r password /etc)"),
     ("network-server", "starts a network server or listener (python -m http.server, php -S, nc -l, socat TCP-LISTEN)"),
     ("analysis-bound", "a folded value, or all folding of one analysis, went past the analyzer's memory bound; what lies past it is unknown"),
+    ("interactive-shell", "starts a shell that reads its commands from the terminal (bash -i, a bare sh through nice/find -exec/awk system()/expect spawn/vim :!)"),
+    ("privileged-shell", "starts a shell in privileged mode (sh -p, bash -p, sh -o privileged), which keeps a setuid owner's rights"),
+    ("embedded-network", "a program of another interpreter inside a shell command (perl -e, ruby -e, php -r, lua -e, Tcl, zsh/net/tcp) opens a socket or fetches a URL"),
 ];
 
 /// Whether `id` is a known signal.

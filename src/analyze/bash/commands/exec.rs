@@ -142,7 +142,7 @@ impl<'s> Analyzer<'s> {
             }
             Lang::Python => crate::analyze::python::extract(code, &nested),
             Lang::Javascript => crate::analyze::javascript::extract(code, &nested),
-            Lang::Other => return Ok(()),
+            Lang::Other(interp) => return self.embedded(interp, code, &via, span),
         };
         match result {
             Ok(facts) => {
