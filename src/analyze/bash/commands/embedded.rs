@@ -8,7 +8,8 @@
 //! backticks, `qx{}`, `%x()`, Lua long strings) and finds the calls that run
 //! a command (`system`, `exec`, `passthru`, `shell_exec`, `proc_open`,
 //! `popen`, `pcntl_exec`, `spawn`, `IO.popen`, `os.execute`, `io.popen`,
-//! Perl's piped `open`, Tcl's `exec`/`spawn`/`open "|..."`) with their
+//! Perl's piped `open`, and Tcl's `exec`/`spawn`/`open "|..."` read in
+//! `tcl`) with their
 //! literal arguments. The command string found is analysed by the Bash
 //! analyzer, as Python's `os.system` is; a list of arguments
 //! (`exec("/bin/sh", "-i")`) is quoted word by word first.
@@ -46,7 +47,7 @@ pub(in crate::analyze::bash) enum Interp {
 /// At most this many tokens of one program are read.
 const MAX_TOKENS: usize = 50_000;
 /// At most this many commands of one program are analysed.
-const MAX_COMMANDS: usize = 32;
+pub(super) const MAX_COMMANDS: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -79,7 +80,7 @@ pub(super) struct Scan {
 }
 
 /// Shell-quotes one argument word so the joined command reads as argv.
-fn quote_into(out: &mut Word, w: &Word) {
+pub(super) fn quote_into(out: &mut Word, w: &Word) {
     if let Some(c) = w.constant() {
         if !c.is_empty()
             && c.chars()
@@ -107,7 +108,7 @@ fn argv_command(args: &[Word]) -> Word {
     out
 }
 
-fn ident_char(c: char) -> bool {
+pub(super) fn ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
@@ -622,7 +623,7 @@ fn is_option_arg(arg: &[Tok]) -> bool {
         || matches!(arg, [Tok::Punct('['), Tok::Punct(':'), ..])
 }
 
-fn piped_open(arg: &Word) -> Option<Word> {
+pub(super) fn piped_open(arg: &Word) -> Option<Word> {
     let text = arg.constant();
     let known = arg.known_text();
     let t = known.trim();
@@ -644,7 +645,7 @@ fn piped_open(arg: &Word) -> Option<Word> {
 /// Scans a program of a C-like or script family for commands, sockets and URLs.
 pub(super) fn scan(interp: Interp, code: &str) -> Scan {
     if interp == Interp::Tcl {
-        return scan_tcl(code, 0);
+        return super::tcl::scan_tcl(code, 0);
     }
     let toks = lex(interp, code);
     let mut s = Scan::default();
@@ -838,244 +839,6 @@ fn mentions_exec(interp: Interp, code: &str) -> bool {
                 && next.is_some_and(|c| "($@\"'`{[".contains(c))
         })
     })
-}
-
-// ------------------------------------------------------------------ Tcl
-
-/// One Tcl word: its value (braces literal, quotes and bare words with `$`
-/// or `[...]` unknown) and, for braces and brackets, the script inside.
-struct TclWord {
-    value: Word,
-    script: Option<String>,
-}
-
-/// Splits a Tcl script into commands of words.
-fn tcl_commands(code: &str) -> Vec<Vec<TclWord>> {
-    let chars: Vec<char> = code.chars().collect();
-    let mut cmds: Vec<Vec<TclWord>> = Vec::new();
-    let mut cur: Vec<TclWord> = Vec::new();
-    let mut i = 0;
-    while i < chars.len() && cmds.len() < 4096 {
-        let c = chars[i];
-        if c == '\n' || c == ';' {
-            if !cur.is_empty() {
-                cmds.push(std::mem::take(&mut cur));
-            }
-            i += 1;
-            continue;
-        }
-        if c.is_whitespace() {
-            i += 1;
-            continue;
-        }
-        if c == '#' && cur.is_empty() {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            continue;
-        }
-        if c == '{' {
-            let mut depth = 0usize;
-            let start = i + 1;
-            while i < chars.len() {
-                match chars[i] {
-                    '\\' => i += 1,
-                    '{' => depth += 1,
-                    '}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            let inner: String = chars[start..i.min(chars.len())].iter().collect();
-            cur.push(TclWord {
-                value: Word::lit(inner.clone()),
-                script: Some(inner),
-            });
-            i += 1;
-            continue;
-        }
-        // A quoted or bare word; `$x` and `[cmd]` are unknown.
-        let quoted = c == '"';
-        if quoted {
-            i += 1;
-        }
-        let mut w = Word::default();
-        let mut script = None;
-        while i < chars.len() {
-            let ch = chars[i];
-            if quoted && ch == '"' {
-                i += 1;
-                break;
-            }
-            if !quoted && (ch.is_whitespace() || ch == ';') {
-                break;
-            }
-            if ch == '\\' && i + 1 < chars.len() {
-                let n = chars[i + 1];
-                w.push_lit(&match n {
-                    'n' => "\n".to_string(),
-                    't' => "\t".to_string(),
-                    '\n' => " ".to_string(),
-                    o => o.to_string(),
-                });
-                i += 2;
-                continue;
-            }
-            if ch == '$' {
-                w.push_unknown();
-                i += 1;
-                if i < chars.len() && chars[i] == '{' {
-                    while i < chars.len() && chars[i] != '}' {
-                        i += 1;
-                    }
-                    i += 1;
-                } else {
-                    while i < chars.len() && (ident_char(chars[i]) || chars[i] == ':') {
-                        i += 1;
-                    }
-                }
-                continue;
-            }
-            if ch == '[' {
-                let mut depth = 0usize;
-                let start = i + 1;
-                while i < chars.len() {
-                    match chars[i] {
-                        '[' => depth += 1,
-                        ']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                script = Some(chars[start..i.min(chars.len())].iter().collect::<String>());
-                w.push_unknown();
-                i += 1;
-                continue;
-            }
-            w.push_lit(&ch.to_string());
-            i += 1;
-        }
-        w.quoted = quoted;
-        cur.push(TclWord { value: w, script });
-    }
-    if !cur.is_empty() {
-        cmds.push(cur);
-    }
-    cmds
-}
-
-fn scan_tcl(code: &str, depth: usize) -> Scan {
-    let mut s = Scan::default();
-    if depth > 8 {
-        return s;
-    }
-    for cmd in tcl_commands(code) {
-        if s.commands.len() >= MAX_COMMANDS {
-            break;
-        }
-        // Scripts inside braces and brackets (proc bodies, `if` arms, `[exec ..]`).
-        for w in &cmd {
-            if let Some(inner) = &w.script {
-                let sub = scan_tcl(inner, depth + 1);
-                s.commands.extend(sub.commands);
-                s.dynamic |= sub.dynamic;
-                s.network |= sub.network;
-                s.server |= sub.server;
-            }
-        }
-        let Some(name) = cmd.first().and_then(|w| w.value.constant()) else {
-            continue;
-        };
-        let rest = &cmd[1..];
-        let operands = |skip_opts: bool| -> Vec<Word> {
-            let mut v = Vec::new();
-            let mut opts = skip_opts;
-            for w in rest {
-                let t = w.value.known_text();
-                if opts && t.starts_with('-') && w.value.constant().is_some() {
-                    if t == "--" {
-                        opts = false;
-                    }
-                    continue;
-                }
-                opts = false;
-                v.push(w.value.clone());
-            }
-            v
-        };
-        match name.as_str() {
-            "spawn" | "exec" | "system" => {
-                let ops = operands(true);
-                if ops.is_empty() {
-                    continue;
-                }
-                let cmdw = if name == "system" || ops.len() == 1 {
-                    let mut j = Word::default();
-                    for (k, o) in ops.iter().enumerate() {
-                        if k > 0 {
-                            j.push_lit(" ");
-                        }
-                        j.append(o.clone());
-                    }
-                    j
-                } else {
-                    // exec's `|`, `<`, `>` and `&` are pipeline syntax: keep them bare.
-                    let mut j = Word::default();
-                    for (k, o) in ops.iter().enumerate() {
-                        if k > 0 {
-                            j.push_lit(" ");
-                        }
-                        match o.constant() {
-                            Some(t)
-                                if matches!(t.as_str(), "|" | "&" | "2>@1")
-                                    || t.starts_with('<')
-                                    || t.starts_with('>') =>
-                            {
-                                j.push_lit(&t)
-                            }
-                            _ => quote_into(&mut j, o),
-                        }
-                    }
-                    j
-                };
-                s.commands.push((name.clone(), cmdw));
-            }
-            "open" => {
-                if let Some(first) = rest.first() {
-                    if let Some(p) = piped_open(&first.value) {
-                        s.commands.push(("open".into(), p));
-                    }
-                }
-            }
-            "socket" => {
-                s.network = true;
-                if rest.iter().any(|w| w.value.known_text() == "-server") {
-                    s.server = true;
-                }
-            }
-            "http::geturl" => {
-                s.network = true;
-                if let Some(u) = rest.first().and_then(|w| w.value.constant()) {
-                    s.urls.push(u);
-                }
-            }
-            "eval" | "uplevel" if rest.iter().any(|w| w.value.has_unknown()) => {
-                s.dynamic = true;
-            }
-            _ => {}
-        }
-    }
-    s
 }
 
 impl<'s> Analyzer<'s> {

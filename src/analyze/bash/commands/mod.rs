@@ -29,6 +29,7 @@ mod interpreters;
 mod network;
 mod process;
 mod sedscript;
+mod tcl;
 mod text;
 mod wrappers;
 
