@@ -284,7 +284,12 @@ fn lex(interp: Interp, code: &str) -> Vec<Tok> {
             i = j;
             continue;
         }
-        if c == '`' && matches!(interp, Interp::Perl | Interp::Ruby | Interp::Php) {
+        if c == '`'
+            && matches!(
+                interp,
+                Interp::Perl | Interp::Ruby | Interp::Php | Interp::Generic
+            )
+        {
             let (w, j) = read_quoted(&chars, i + 1, '`', true, interp);
             toks.push(Tok::Cmd(w));
             i = j;
@@ -457,7 +462,7 @@ fn call_kind(interp: Interp, name: &str) -> Option<Call> {
             _ => None,
         },
         Interp::Generic => match last {
-            "system" | "shell" | "callCommand" | "spawnCommand" | "run-shell-command" => {
+            "system" | "shell" | "exec" | "callCommand" | "spawnCommand" | "run-shell-command" => {
                 Some(Call::First)
             }
             _ => None,

@@ -111,7 +111,6 @@ fn option_commands(name: &str) -> &'static [&'static str] {
         "borg" => &["--rsh"],
         "yt-dlp" | "youtube-dl" => &["--exec", "--exec-before-download"],
         "plymouth" => &["--command"],
-        "socket" => &["-p"],
         "tmux" | "tmate" | "genie" | "bpftrace" => &["-c"],
         "dhclient" => &["-sf"],
         "scrot" => &["-e", "--exec"],
@@ -125,6 +124,9 @@ fn option_commands(name: &str) -> &'static [&'static str] {
         "ksu" => &["-e"],
         "latexmk" => &["-pdflatex", "-latex", "-lualatex", "-xelatex"],
         "check_ssl_cert" => &["--grep-bin"],
+        "gem" => &["-e", "--editor"],
+        "cdist" => &["-s", "--shell"],
+        "tcpdump" => &["-z"],
         _ => &[],
     }
 }
@@ -284,6 +286,11 @@ impl<'s> Analyzer<'s> {
     /// Analyses a command found in an option value. `strict`: a value built
     /// at run time is dynamic code; otherwise only a constant is analysed.
     fn option_command(&mut self, via: &str, w: &Word, span: Span, strict: bool) -> R<()> {
+        if let Some(text) = w.constant() {
+            if self.written_program(via, &text, span)? {
+                return Ok(());
+            }
+        }
         if strict || w.constant().is_some() || w.taint.download || !w.taint.decoders.is_empty() {
             self.exec_code(Lang::Bash, via, w, span, false)?;
         }
@@ -291,7 +298,29 @@ impl<'s> Analyzer<'s> {
     }
 
     fn text_command(&mut self, lang: Lang, via: &str, text: &str, span: Span) -> R<()> {
+        if lang == Lang::Bash && self.written_program(via, text, span)? {
+            return Ok(());
+        }
         self.payload(lang, text, vec![via.to_string()], span)
+    }
+
+    /// A command whose program is a file the script wrote (`sshfs -o
+    /// ssh_command=/tmp/tf` after writing /tmp/tf): the file's content is
+    /// what runs, and the nested analysis of the command text alone would
+    /// not know the file.
+    fn written_program(&mut self, via: &str, text: &str, span: Span) -> R<bool> {
+        let first = text.split_whitespace().next().unwrap_or("");
+        if !first.contains('/') {
+            return Ok(false);
+        }
+        let p = paths::normalise(first);
+        match self.files.get(&p).cloned() {
+            Some(info) => {
+                self.run_file(&info, &format!("{via} {p}"), Lang::Bash, span)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// A variable assignment whose value a program will run as a command
@@ -534,6 +563,25 @@ impl<'s> Analyzer<'s> {
                         let end = rest.find('}').unwrap_or(rest.len());
                         let c = rest[..end].to_string();
                         self.text_command(Lang::Bash, "\\write18", &c, span)?;
+                    }
+                }
+            }
+            // `socket -p CMD` and bundles ending in p (`-svp CMD`).
+            "socket" => {
+                for (k, t) in texts.iter().enumerate() {
+                    if t.starts_with('-') && !t.starts_with("--") && t.ends_with('p') {
+                        if let Some(w) = args.get(k + 1) {
+                            self.option_command("socket -p", w, span, true)?;
+                            // The program's standard streams are the socket.
+                            let prog = w.known_text();
+                            let first = prog.split_whitespace().next().unwrap_or("");
+                            if w.has_unknown()
+                                || super::interpreters::interp_lang(paths::basename(first))
+                                    .is_some()
+                            {
+                                self.signal("reverse-shell", span);
+                            }
+                        }
                     }
                 }
             }

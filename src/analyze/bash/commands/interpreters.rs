@@ -61,7 +61,14 @@ pub(super) fn interp_lang(name: &str) -> Option<Lang> {
         Interp::Tcl
     } else if matches!(
         name,
-        "R" | "Rscript" | "gnuplot" | "octave" | "octave-cli" | "slsh" | "bpftrace"
+        "R" | "Rscript"
+            | "gnuplot"
+            | "octave"
+            | "octave-cli"
+            | "slsh"
+            | "bpftrace"
+            | "julia"
+            | "jrunscript"
     ) {
         Interp::Generic
     } else {
@@ -105,7 +112,7 @@ fn other_code_opt(name: &str, interp: Interp, t: &str) -> CodeOpt {
         Interp::Lua => ("e", "l"),
         Interp::Tcl => ("c", "fbD"),
         Interp::Generic => match name {
-            "gnuplot" | "slsh" | "bpftrace" => ("e", "cdI"),
+            "gnuplot" | "slsh" | "bpftrace" | "julia" | "jrunscript" => ("e", "cdI"),
             _ => ("", ""),
         },
     };

@@ -122,6 +122,14 @@ impl<'s> Analyzer<'s> {
                 }
                 Wrap::Code(idx) => {
                     self.emit_command(&name, rest, span);
+                    // Other operands can name files (`script -c CMD LOGFILE`).
+                    let others: Vec<Word> = rest
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != idx)
+                        .map(|(_, w)| w.clone())
+                        .collect();
+                    self.arg_strings(&others, span);
                     if let Some(code) = rest.get(idx) {
                         let code = code.clone();
                         self.exec_code(Lang::Bash, &format!("{name} -c"), &code, span, false)?;

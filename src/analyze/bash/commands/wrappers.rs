@@ -274,7 +274,8 @@ fn more_wrappers(name: &str, rest: &[Word]) -> Wrap {
             0,
         ),
         "cpulimit" => {
-            if rest.iter().any(|w| {
+            let opts = &rest[..opts_skip(rest, &["-l", "--limit", "-c", "--cpu"], false)];
+            if opts.iter().any(|w| {
                 let t = w.known_text();
                 matches!(t.as_str(), "-p" | "--pid" | "-e" | "--exe")
                     || t.starts_with("--pid=")
@@ -321,7 +322,8 @@ fn more_wrappers(name: &str, rest: &[Word]) -> Wrap {
         }
         "logsave" | "setlock" => skip_then(&[], 1),
         "chrt" => {
-            if rest
+            let opts = &rest[..opts_skip(rest, &["-T", "-P", "-D"], false)];
+            if opts
                 .iter()
                 .any(|w| matches!(w.known_text().as_str(), "-p" | "--pid" | "-m" | "--max"))
             {
@@ -341,7 +343,8 @@ fn more_wrappers(name: &str, rest: &[Word]) -> Wrap {
             }
         }
         "choom" => {
-            if rest.iter().any(|w| w.known_text() == "-p") {
+            let opts = &rest[..opts_skip(rest, &["-n", "--adjust"], false)];
+            if opts.iter().any(|w| w.known_text() == "-p") {
                 Wrap::Lookup
             } else {
                 skip_then(&["-n", "--adjust"], 0)
@@ -427,6 +430,11 @@ fn more_wrappers(name: &str, rest: &[Word]) -> Wrap {
             );
             Wrap::Skip(j.min(rest.len()))
         }
+        // `pidstat -e PROGRAM ARGS...` runs the program and reports on it.
+        "pidstat" => match position_of(rest, "-e") {
+            Some(i) => Wrap::Skip(i + 1),
+            None => Wrap::No,
+        },
         "npx" | "bunx" => skip_then(&["-p", "--package", "-c", "--call"], 0),
         _ => Wrap::No,
     }
