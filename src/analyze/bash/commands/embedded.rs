@@ -27,8 +27,8 @@
 use crate::analyze::bash::paths;
 use crate::analyze::bash::walk::{Analyzer, R};
 use crate::analyze::bash::words::Word;
-use crate::analyze::FactKind;
 use crate::analyze::Span;
+use crate::analyze::{AnalyzeError, FactKind};
 
 /// The interpreter families whose programs this module reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -847,6 +847,25 @@ fn mentions_exec(interp: Interp, code: &str) -> bool {
 }
 
 impl<'s> Analyzer<'s> {
+    /// Analyses a command found by a lexical scan. A command that does not
+    /// parse is held for review as dynamic code rather than failing the
+    /// whole analysis: the scan, not the submitter, may have cut it wrong.
+    pub(super) fn lexed_payload(
+        &mut self,
+        lang: super::Lang,
+        code: &str,
+        via: Vec<String>,
+        span: Span,
+    ) -> R<()> {
+        match self.payload(lang, code, via, span) {
+            Err(AnalyzeError::Unparseable { .. }) => {
+                self.signal("dynamic-code", span);
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
     /// Analyses a program of another interpreter: its commands with the
     /// Bash analyzer, its sockets and URLs as signals.
     pub(super) fn embedded(
@@ -867,7 +886,7 @@ impl<'s> Analyzer<'s> {
                         || text.contains("/dev/tcp/");
                     let mut chain = via.to_vec();
                     chain.push(call.clone());
-                    self.payload(super::Lang::Bash, &text, chain, span)?;
+                    self.lexed_payload(super::Lang::Bash, &text, chain, span)?;
                 }
                 None => {
                     shell_like = true;

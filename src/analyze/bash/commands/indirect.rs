@@ -286,12 +286,16 @@ impl<'s> Analyzer<'s> {
     /// Analyses a command found in an option value. `strict`: a value built
     /// at run time is dynamic code; otherwise only a constant is analysed.
     fn option_command(&mut self, via: &str, w: &Word, span: Span, strict: bool) -> R<()> {
+        let tainted = w.taint.download || !w.taint.decoders.is_empty();
         if let Some(text) = w.constant() {
             if self.written_program(via, &text, span)? {
                 return Ok(());
             }
+            if !tainted {
+                return self.lexed_payload(Lang::Bash, &text, vec![via.to_string()], span);
+            }
         }
-        if strict || w.constant().is_some() || w.taint.download || !w.taint.decoders.is_empty() {
+        if strict || tainted {
             self.exec_code(Lang::Bash, via, w, span, false)?;
         }
         Ok(())
@@ -301,7 +305,7 @@ impl<'s> Analyzer<'s> {
         if lang == Lang::Bash && self.written_program(via, text, span)? {
             return Ok(());
         }
-        self.payload(lang, text, vec![via.to_string()], span)
+        self.lexed_payload(lang, text, vec![via.to_string()], span)
     }
 
     /// A command whose program is a file the script wrote (`sshfs -o

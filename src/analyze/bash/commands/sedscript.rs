@@ -198,7 +198,7 @@ impl<'s> Analyzer<'s> {
                 self.signal("dynamic-code", span);
             }
             for c in found.commands {
-                self.payload(Lang::Bash, &c, vec!["sed e".into()], span)?;
+                self.lexed_payload(Lang::Bash, &c, vec!["sed e".into()], span)?;
             }
         }
         Ok(())
