@@ -41,6 +41,9 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("analysis-bound", "a folded value, or all folding of one analysis, went past the analyzer's memory bound; what lies past it is unknown"),
     ("obfuscator-shape", "the structure obfuscation tools leave: a string array rotated with push(shift()), _0x-renamed identifiers, literal coercions (!![], +!!false, []+{})"),
     ("decode-loop", "a loop that XORs character codes against a cycling key or back into text (a decoder)"),
+    ("interactive-shell", "starts a shell that reads its commands from the terminal (bash -i, a bare sh through nice/find -exec/awk system()/expect spawn/vim :!)"),
+    ("privileged-shell", "starts a shell in privileged mode (sh -p, bash -p, sh -o privileged), which keeps a setuid owner's rights"),
+    ("embedded-network", "a program of another interpreter inside a shell command (perl -e, ruby -e, php -r, lua -e, Tcl, zsh/net/tcp) opens a socket or fetches a URL"),
 ];
 
 /// Whether `id` is a known signal.

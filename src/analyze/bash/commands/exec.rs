@@ -93,7 +93,7 @@ impl<'s> Analyzer<'s> {
                 Part::Unknown => text.push_str(&hole),
             }
         }
-        if !known || lang == Lang::Other {
+        if !known || matches!(lang, Lang::Other(_)) {
             return Ok(());
         }
         let before = self.facts.len();
@@ -217,7 +217,7 @@ impl<'s> Analyzer<'s> {
             }
             Lang::Python => crate::analyze::python::extract(code, &nested),
             Lang::Javascript => crate::analyze::javascript::extract(code, &nested),
-            Lang::Other => return Ok(()),
+            Lang::Other(interp) => return self.embedded(interp, code, &via, span),
         };
         match result {
             Ok(facts) => {

@@ -142,6 +142,26 @@ impl<'s> Analyzer<'s> {
         }
         if let Some(info) = self.files.get(&src).cloned() {
             self.files.insert(dest, info);
+        } else if matches!(
+            paths::basename(&src),
+            "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "mksh"
+        ) && src.starts_with('/')
+        {
+            // A copy or link of a shell (`ln -s /bin/sh git-x`, `cp /bin/sh
+            // /tmp/td/`) runs as that shell under its new name.
+            let raw_dest = operands[operands.len() - 1];
+            let dest = if raw_dest.ends_with('/') {
+                paths::normalise(&format!("{raw_dest}{}", paths::basename(&src)))
+            } else {
+                dest
+            };
+            self.files.insert(
+                dest,
+                FileInfo {
+                    content: Some(format!("exec {src}\n")),
+                    taint: Default::default(),
+                },
+            );
         }
     }
 

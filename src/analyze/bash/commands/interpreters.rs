@@ -1,12 +1,16 @@
 //! Interpreters started by a command: shells, python, node, perl, ruby,
-//! php, lua (their code flags, script operands, standard input and
-//! interactive mode) and awk programs with `system(...)` or `/inet/`
-//! sockets. Running the code they are given is `exec`'s job.
+//! php, lua, Tcl (expect, tclsh) and the `system("...")` one-liner
+//! languages (their code flags, script operands, standard input and
+//! interactive mode), shells started on purpose (`sh -p`, an interactive
+//! shell with nothing to run) and awk programs with `system(...)` or
+//! `/inet/` sockets. Running the code they are given is `exec`'s job;
+//! reading programs of other languages is `embedded`'s.
 
+use super::embedded::Interp;
 use super::{Lang, RunCtx};
 use crate::analyze::bash::paths;
-use crate::analyze::bash::walk::{Analyzer, Output, R};
-use crate::analyze::bash::words::Word;
+use crate::analyze::bash::walk::{Analyzer, Output, Redir, R};
+use crate::analyze::bash::words::{Part, Word};
 
 fn is_shell(name: &str) -> bool {
     matches!(
@@ -26,6 +30,11 @@ fn is_shell(name: &str) -> bool {
     )
 }
 
+/// Shells whose `-p` is privileged mode (fish's `-p` is a profile file).
+fn has_privileged_mode(name: &str) -> bool {
+    is_shell(name) && !matches!(name, "fish" | "csh" | "tcsh")
+}
+
 pub(super) fn interp_lang(name: &str) -> Option<Lang> {
     if is_shell(name) {
         return Some(Lang::Bash);
@@ -40,15 +49,123 @@ pub(super) fn interp_lang(name: &str) -> Option<Lang> {
     if matches!(name, "node" | "nodejs") {
         return Some(Lang::Javascript);
     }
-    if versioned("perl")
-        || versioned("ruby")
-        || versioned("php")
-        || versioned("lua")
-        || name == "luajit"
-    {
-        return Some(Lang::Other);
+    let interp = if versioned("perl") {
+        Interp::Perl
+    } else if versioned("ruby") {
+        Interp::Ruby
+    } else if versioned("php") {
+        Interp::Php
+    } else if versioned("lua") || name == "luajit" {
+        Interp::Lua
+    } else if name == "expect" || versioned("tclsh") || versioned("wish") || name == "jimsh" {
+        Interp::Tcl
+    } else if matches!(
+        name,
+        "R" | "Rscript"
+            | "gnuplot"
+            | "octave"
+            | "octave-cli"
+            | "slsh"
+            | "bpftrace"
+            | "julia"
+            | "jrunscript"
+    ) {
+        Interp::Generic
+    } else {
+        return None;
+    };
+    Some(Lang::Other(interp))
+}
+
+/// Where an option of another interpreter puts its program.
+enum CodeOpt {
+    /// Not a code option.
+    No,
+    /// The next argument is code.
+    Next,
+    /// The code is glued to the option (`-e'...'`): skip this many bytes.
+    Glued(usize),
+    /// An option that takes the next argument as its value.
+    Value,
+}
+
+/// Reads one option word of perl, ruby, php, lua, expect and the
+/// `system()` one-liner languages: bundles (`-lne`), glued code (`-e'...'`).
+fn other_code_opt(name: &str, interp: Interp, t: &str) -> CodeOpt {
+    let long_code: &[&str] = match name {
+        "octave" | "octave-cli" => &["--eval"],
+        "R" | "Rscript" => &["-e"],
+        _ => &[],
+    };
+    if long_code.contains(&t) {
+        return CodeOpt::Next;
     }
-    None
+    if t.starts_with("--") || !t.starts_with('-') || t.len() < 2 {
+        return CodeOpt::No;
+    }
+    // Letters that start the code, and letters whose value is the rest of
+    // the word or the next word.
+    let (code, valued): (&str, &str) = match interp {
+        Interp::Perl => ("eE", "MmIxCdDF"),
+        Interp::Ruby => ("e", "rICEFxK"),
+        Interp::Php => ("r", "cdzfF"),
+        Interp::Lua => ("e", "l"),
+        Interp::Tcl => ("c", "fbD"),
+        Interp::Generic => match name {
+            "gnuplot" | "slsh" | "bpftrace" | "julia" | "jrunscript" => ("e", "cdI"),
+            _ => ("", ""),
+        },
+    };
+    let bytes: Vec<char> = t.chars().collect();
+    let mut k = 1;
+    while k < bytes.len() {
+        let c = bytes[k];
+        if code.contains(c) {
+            let at: usize = bytes[..=k].iter().map(|c| c.len_utf8()).sum();
+            return if at == t.len() {
+                CodeOpt::Next
+            } else {
+                CodeOpt::Glued(at)
+            };
+        }
+        if valued.contains(c) {
+            return if k + 1 == bytes.len() {
+                CodeOpt::Value
+            } else {
+                CodeOpt::No
+            };
+        }
+        k += 1;
+        // `-l` and `-0` take optional digits in perl and ruby.
+        while k < bytes.len() && bytes[k].is_ascii_digit() {
+            k += 1;
+        }
+    }
+    CodeOpt::No
+}
+
+/// The word without its first `n` bytes of literal text.
+pub(super) fn strip_prefix_bytes(w: &Word, n: usize) -> Word {
+    let mut out = w.clone();
+    if let Some(Part::Lit(first)) = out.parts.first_mut() {
+        if let Some(rest) = first.get(n..) {
+            *first = rest.to_string();
+        }
+    }
+    out
+}
+
+/// Standard input redirected from the terminal (`</dev/tty`, `0<&2`).
+fn stdin_is_terminal(redirs: &[Redir]) -> bool {
+    redirs.iter().any(|r| {
+        let t = r.target.known_text();
+        let to_stdin = r.fd.is_none_or(|f| f == 0) && r.op.starts_with('<') && r.op != "<<<";
+        to_stdin
+            && ((r.op.ends_with('&') && matches!(t.as_str(), "1" | "2"))
+                || t == "/dev/tty"
+                || t == "/dev/console"
+                || t.starts_with("/dev/pts/"))
+    })
 }
 
 /// Inline code for a language the analyzer cannot parse (or a quick check
@@ -101,21 +218,48 @@ impl<'s> Analyzer<'s> {
         let mut script: Option<Word> = None;
         let mut stdin_mode = false;
         let mut interactive = false;
+        let mut privileged = false;
         let mut i = 0;
         let code_flags: &[&str] = match lang {
             Lang::Bash => &["-c"],
             Lang::Python => &["-c"],
             Lang::Javascript => &["-e", "--eval", "-p", "--print"],
-            Lang::Other => &["-e", "-E", "-r"],
+            Lang::Other(_) => &[],
         };
         let with_arg: &[&str] = match lang {
             Lang::Bash => &["-o", "+o", "--rcfile", "--init-file", "-O", "+O"],
             Lang::Python => &["-W", "-X", "-m", "--check-hash-based-pycs"],
             Lang::Javascript => &["-r", "--require", "--input-type", "--import", "--loader"],
-            Lang::Other => &["-I", "-M", "-m", "-l", "-f", "-d"],
+            Lang::Other(_) => &[],
         };
+        let p_mode = lang == Lang::Bash && has_privileged_mode(name);
         while i < args.len() {
             let t = args[i].known_text();
+            if let Lang::Other(interp) = lang {
+                // Several `-e` pieces make one program (perl joins them by lines).
+                match other_code_opt(name, interp, &t) {
+                    CodeOpt::Next => {
+                        if let Some(c) = args.get(i + 1) {
+                            append_code(&mut code, &t, c.clone());
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    CodeOpt::Glued(n) => {
+                        append_code(&mut code, &t[..n], strip_prefix_bytes(&args[i], n));
+                        i += 1;
+                        continue;
+                    }
+                    CodeOpt::Value => {
+                        i += 2;
+                        continue;
+                    }
+                    CodeOpt::No => {}
+                }
+                if code.is_some() && !t.starts_with('-') {
+                    break;
+                }
+            }
             if t == "-" || t == "-s" {
                 stdin_mode = true;
                 i += 1;
@@ -133,7 +277,7 @@ impl<'s> Analyzer<'s> {
                     && t.len() > 2
                     && match lang {
                         Lang::Bash => t.contains('c'),
-                        Lang::Other => t.ends_with('e') || t.ends_with('E') || t.ends_with('r'),
+                        Lang::Other(_) => false,
                         Lang::Python => t.ends_with('c'),
                         Lang::Javascript => false,
                     })
@@ -141,6 +285,7 @@ impl<'s> Analyzer<'s> {
                 if lang == Lang::Bash && t.contains('i') {
                     interactive = true;
                 }
+                privileged |= p_mode && t.contains('p');
                 if let Some(c) = args.get(i + 1) {
                     code = Some((t.clone(), c.clone()));
                 }
@@ -150,6 +295,11 @@ impl<'s> Analyzer<'s> {
                 break;
             }
             if with_arg.contains(&t.as_str()) {
+                privileged |= p_mode
+                    && t == "-o"
+                    && args
+                        .get(i + 1)
+                        .is_some_and(|v| v.known_text() == "privileged");
                 i += 2;
                 continue;
             }
@@ -163,10 +313,20 @@ impl<'s> Analyzer<'s> {
                 if t == "-i" || t == "--interactive" {
                     interactive = true;
                 }
+                privileged |=
+                    p_mode && t.starts_with('-') && !t.starts_with("--") && t.contains('p');
                 i += 1;
                 continue;
             }
-            script = Some(args[i].clone());
+            // tree-sitter-bash reads the `0` of `sh 0<&2` as an argument:
+            // a bare descriptor number before a redirection is not a script.
+            let descriptor = t.len() == 1
+                && t.chars().all(|c| c.is_ascii_digit())
+                && i + 1 == args.len()
+                && !rc.redirs.is_empty();
+            if code.is_none() && !descriptor {
+                script = Some(args[i].clone());
+            }
             break;
         }
         if code.is_none()
@@ -174,6 +334,15 @@ impl<'s> Analyzer<'s> {
             && !(lang == Lang::Python && args.iter().any(|a| a.known_text() == "-m"))
         {
             stdin_mode = true;
+        }
+        if privileged {
+            self.signal("privileged-shell", span);
+        }
+        // A shell with nothing to run reads its commands from the terminal:
+        // a person typing, which a gateway submission has no use for.
+        let terminal = !rc.stdin.present || stdin_is_terminal(&rc.redirs);
+        if lang == Lang::Bash && code.is_none() && script.is_none() && terminal {
+            self.signal("interactive-shell", span);
         }
         if let Some((flag, c)) = &code {
             let flag = if lang == Lang::Bash {
@@ -263,8 +432,12 @@ impl<'s> Analyzer<'s> {
                 self.signal("reverse-shell", span);
                 self.net_sink.get_or_insert(span);
             }
-            for cmd in awk_system_strings(&p) {
+            let (cmds, dynamic) = awk_system_strings(&p);
+            for cmd in cmds {
                 self.payload(Lang::Bash, &cmd, vec![format!("{name} system")], span)?;
+            }
+            if dynamic {
+                self.signal("dynamic-code", span);
             }
         }
         out.taint.merge(&rc.stdin.taint);
@@ -272,9 +445,23 @@ impl<'s> Analyzer<'s> {
     }
 }
 
-/// Constant command strings passed to awk's `system("...")`.
-fn awk_system_strings(prog: &str) -> Vec<String> {
+/// Adds one `-e` piece to the program (perl and ruby join them by lines).
+fn append_code(code: &mut Option<(String, Word)>, flag: &str, piece: Word) {
+    match code {
+        Some((_, w)) => {
+            w.push_lit("\n");
+            w.append(piece);
+        }
+        None => *code = Some((flag.to_string(), piece)),
+    }
+}
+
+/// Commands an awk program runs: `system("...")`, `"cmd" | getline` and
+/// `print ... | "cmd"` with a constant string; `true` in the second place
+/// when `system` is given something else (a command built at run time).
+fn awk_system_strings(prog: &str) -> (Vec<String>, bool) {
     let mut out = Vec::new();
+    let mut dynamic = false;
     let mut rest = prog;
     while let Some(i) = rest.find("system(") {
         rest = &rest[i + 7..];
@@ -283,10 +470,41 @@ fn awk_system_strings(prog: &str) -> Vec<String> {
             if let Some(end) = body.find('"') {
                 out.push(body[..end].replace("\\\"", "\""));
             }
+        } else if !r.starts_with(')') {
+            dynamic = true;
         }
         if out.len() > 16 {
             break;
         }
     }
-    out
+    // String literals next to a pipe.
+    let bytes: Vec<char> = prog.chars().collect();
+    let mut i = 0;
+    while i < bytes.len() && out.len() <= 16 {
+        if bytes[i] != '"' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut j = i + 1;
+        let mut lit = String::new();
+        while j < bytes.len() && bytes[j] != '"' {
+            if bytes[j] == '\\' && j + 1 < bytes.len() {
+                j += 1;
+            }
+            lit.push(bytes[j]);
+            j += 1;
+        }
+        let before: String = bytes[..start].iter().collect();
+        let after: String = bytes[(j + 1).min(bytes.len())..].iter().collect();
+        let before = before.trim_end();
+        let after = after.trim_start();
+        let piped_in = after.starts_with('|') && !after.starts_with("||");
+        let piped_to = before.ends_with('|') && !before.ends_with("||");
+        if (piped_in || piped_to) && !lit.starts_with("/inet") {
+            out.push(lit);
+        }
+        i = j + 1;
+    }
+    (out, dynamic)
 }

@@ -11,18 +11,25 @@
 //! `semantics`; the behaviour of each family lives in its own file as a
 //! further `impl Analyzer` block: `wrappers` (commands that run a command),
 //! `exec` (eval, source, trap, crontab: shell code run by the shell),
-//! `interpreters` (sh/python/node/perl... and awk), `decoders`, `text`
+//! `interpreters` (sh/python/node/perl... and awk), `embedded` (the
+//! commands and sockets inside perl/ruby/php/lua/Tcl programs), `decoders`, `text`
 //! (echo/printf/cat), `files` (rm, find, cp, dd, tee, chmod ...),
+//! `indirect` (tools that run a command given in an option: tar, git, vim,
+//! ssh -o ProxyCommand, sqlite3 .shell ...), `sedscript` (sed's `e`),
 //! `environment` (read, printenv), `process` (kill) and `network`
 //! (download and network tools).
 
 mod decoders;
+mod embedded;
 mod environment;
 mod exec;
 mod files;
+mod indirect;
 mod interpreters;
 mod network;
 mod process;
+mod sedscript;
+mod tcl;
 mod text;
 mod wrappers;
 
@@ -31,6 +38,7 @@ use super::paths;
 use super::walk::{Analyzer, Input, Output, Redir, R};
 use super::words::{Part, Taint, Word};
 use crate::analyze::{FactKind, Span};
+use embedded::Interp;
 use files::is_setuid_mode;
 use interpreters::interp_lang;
 use network::{DOWNLOAD_TOOLS, NET_TOOLS};
@@ -53,8 +61,8 @@ pub(in crate::analyze::bash) enum Lang {
     Bash,
     Python,
     Javascript,
-    /// perl, ruby, php, lua: no analyzer, heuristics only.
-    Other,
+    /// perl, ruby, php, lua, Tcl ...: no parser, a lexical scan (`embedded`).
+    Other(Interp),
 }
 
 const SILENT: &[&str] = &[
@@ -166,6 +174,14 @@ impl<'s> Analyzer<'s> {
                 }
                 Wrap::Code(idx) => {
                     self.emit_command(&name, rest, span);
+                    // Other operands can name files (`script -c CMD LOGFILE`).
+                    let others: Vec<Word> = rest
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != idx)
+                        .map(|(_, w)| w.clone())
+                        .collect();
+                    self.arg_strings(&others, span);
                     if let Some(code) = rest.get(idx) {
                         let code = code.clone();
                         self.exec_code(Lang::Bash, &format!("{name} -c"), &code, span, false)?;
@@ -175,6 +191,10 @@ impl<'s> Analyzer<'s> {
                         shell: true,
                         ..Output::default()
                     });
+                }
+                Wrap::Argv(argv) => {
+                    self.emit_command(&name, rest, span);
+                    return self.run(argv, rc);
                 }
                 Wrap::Joined(skip) => {
                     self.emit_command(&name, rest, span);
@@ -191,6 +211,9 @@ impl<'s> Analyzer<'s> {
                 }
                 Wrap::Skip(n) => {
                     self.emit_command(&name, rest, span);
+                    // The wrapper's own options can name files (`rlwrap -l
+                    // LOG`, `strace -o OUT`).
+                    self.arg_strings(&rest[..n.min(rest.len())], span);
                     wrapped = true;
                     if name == "env" {
                         if let Some(p) = rest.iter().position(|w| {
@@ -364,6 +387,7 @@ impl<'s> Analyzer<'s> {
         if SILENT.contains(&name) {
             out.text = Some(String::new());
         }
+        self.indirect(name, args, rc)?;
         if let Some(lang) = interp_lang(name) {
             return self.interpreter(name, lang, args, rc, socket);
         }
@@ -409,7 +433,13 @@ impl<'s> Analyzer<'s> {
                 self.copy_like(&texts, span);
             }
             "tee" => self.tee(&texts, rc, &mut out),
-            "sed" | "perl-i" => self.sed_inplace(&texts, rc, &mut out),
+            "sed" | "perl-i" => {
+                if name == "sed" {
+                    self.sed_exec(args, span)?;
+                }
+                self.sed_inplace(&texts, rc, &mut out)
+            }
+            "ztcp" => self.ztcp(&texts, span),
             "dd" => self.dd(&texts, span),
             "fallocate" | "truncate" => self.fallocate(name, &texts, span),
             "printenv" | "set" | "compgen" | "export" | "declare" | "typeset" => {

@@ -4,10 +4,15 @@
 //! (exfiltration), and `nc -e`/`socat exec:` shells.
 
 use super::RunCtx;
+use crate::analyze::bash::walk::Var;
 use crate::analyze::bash::walk::{Analyzer, FileInfo, Output};
 use crate::analyze::bash::words::{Taint, Word};
 use crate::analyze::bash::{paths, transfer};
-use crate::analyze::FactKind;
+use crate::analyze::{FactKind, Span};
+
+/// The descriptor cordon files a `ztcp` connection under when the script
+/// does not choose one with `-d`: zsh hands it over in `$REPLY`.
+const ZTCP_FD: u32 = 1_000_003;
 
 pub(super) const DOWNLOAD_TOOLS: &[&str] = &[
     "curl",
@@ -26,6 +31,41 @@ pub(super) const NET_TOOLS: &[&str] = &[
 ];
 
 impl<'s> Analyzer<'s> {
+    /// zsh's `ztcp HOST PORT` (after `zmodload zsh/net/tcp`) opens a socket
+    /// and puts its descriptor in `$REPLY`; `ztcp -l PORT` listens. The
+    /// descriptor is recorded as a socket, so `zsh >&$REPLY 0>&$REPLY` is a
+    /// reverse shell as `exec 3<>/dev/tcp/...` is.
+    pub(super) fn ztcp(&mut self, texts: &[String], span: Span) {
+        if texts.iter().any(|t| t == "-c" || t == "-L") {
+            return;
+        }
+        self.net_sink.get_or_insert(span);
+        let mut fd = ZTCP_FD;
+        let mut it = texts.iter();
+        while let Some(t) = it.next() {
+            if t == "-d" {
+                if let Some(n) = it.next().and_then(|v| v.parse::<u32>().ok()) {
+                    fd = n;
+                }
+            }
+        }
+        if texts.iter().any(|t| t == "-l") {
+            self.signal("network-server", span);
+        }
+        self.socket_fds.insert(fd);
+        self.vars.insert(
+            "REPLY".into(),
+            Var {
+                value: Some(fd.to_string()),
+                array: None,
+                taint: Taint {
+                    download: true,
+                    ..Taint::default()
+                },
+            },
+        );
+    }
+
     pub(super) fn download(
         &mut self,
         name: &str,

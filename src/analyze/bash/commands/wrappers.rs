@@ -20,6 +20,8 @@ pub(super) enum Wrap {
     Code(usize),
     /// The remaining words joined are shell code (`watch`).
     Joined(usize),
+    /// The command is these words (`start-stop-daemon -x PROG -- ARGS`).
+    Argv(Vec<Word>),
 }
 
 fn opts_skip(rest: &[Word], with_arg: &[&str], env_style: bool) -> usize {
@@ -193,12 +195,19 @@ pub(super) fn wrapper(name: &str, rest: &[Word]) -> Wrap {
             Some(i) => Wrap::Code(i + 1),
             None => Wrap::Skip(rest.len()),
         },
-        "watch" => Wrap::Joined(opts_skip(
-            rest,
-            &["-n", "--interval", "-d", "--differences", "-x"],
-            false,
-        )),
-        _ => Wrap::No,
+        "watch" => {
+            let j = opts_skip(rest, &["-n", "--interval", "-q", "--equexit"], false);
+            // `watch -x` runs its words directly; without it they go to `sh -c`.
+            if rest[..j]
+                .iter()
+                .any(|w| matches!(w.known_text().as_str(), "-x" | "--exec"))
+            {
+                Wrap::Skip(j)
+            } else {
+                Wrap::Joined(j)
+            }
+        }
+        _ => more_wrappers(name, rest),
     }
 }
 
@@ -219,6 +228,9 @@ impl<'s> Analyzer<'s> {
                         matches!(w.known_text().as_str(), "-i" | "-s" | "--login" | "--shell")
                     });
                 out.shell = shell;
+                if shell && !rc.stdin.present {
+                    self.signal("interactive-shell", span);
+                }
                 if shell && rc.stdin.pipe {
                     self.exec_stdin(Lang::Bash, name, &rc.stdin, span)?;
                 }
@@ -227,5 +239,203 @@ impl<'s> Analyzer<'s> {
         }
         self.apply_redirects(&rc.redirs, &out, span, out.shell);
         Ok(out)
+    }
+}
+
+/// Wrappers added for issue 12 item 3: programs GTFOBins lists as running
+/// the command they are given (`setarch`, `rlwrap`, `cpulimit`,
+/// `start-stop-daemon`, `logsave`, `chrt`, `ssh-agent`, `perf stat`,
+/// `ip netns exec`, `npm exec` ...).
+fn more_wrappers(name: &str, rest: &[Word]) -> Wrap {
+    let first = rest.first().map(Word::known_text).unwrap_or_default();
+    let skip_then = |with_arg: &[&str], operands: usize| {
+        let j = opts_skip(rest, with_arg, false);
+        Wrap::Skip((j + operands).min(rest.len()))
+    };
+    match name {
+        "setarch" => {
+            // `setarch [arch] [options] [program]`: the arch may be left out.
+            let j = opts_skip(rest, &[], false);
+            let op = rest.get(j).map(Word::known_text).unwrap_or_default();
+            let base = op.rsplit('/').next().unwrap_or("");
+            if op.contains('/') || super::interpreters::interp_lang(base).is_some() {
+                Wrap::Skip(j)
+            } else {
+                let k = j + 1 + opts_skip(rest.get(j + 1..).unwrap_or(&[]), &[], false);
+                Wrap::Skip(k.min(rest.len()))
+            }
+        }
+        "linux32" | "linux64" | "i386" | "x86_64" | "uname26" => skip_then(&[], 0),
+        "rlwrap" => skip_then(
+            &[
+                "-b", "-C", "-D", "-e", "-f", "-g", "-H", "-l", "-O", "-p", "-P", "-q", "-S", "-s",
+                "-t", "-w", "-z", "-M",
+            ],
+            0,
+        ),
+        "cpulimit" => {
+            let opts = &rest[..opts_skip(rest, &["-l", "--limit", "-c", "--cpu"], false)];
+            if opts.iter().any(|w| {
+                let t = w.known_text();
+                matches!(t.as_str(), "-p" | "--pid" | "-e" | "--exe")
+                    || t.starts_with("--pid=")
+                    || t.starts_with("--exe=")
+            }) {
+                Wrap::Lookup
+            } else {
+                skip_then(&["-l", "--limit", "-c", "--cpu"], 0)
+            }
+        }
+        "start-stop-daemon" => {
+            let mut prog: Option<Word> = None;
+            let mut k = 0;
+            while k < rest.len() {
+                let t = rest[k].known_text();
+                if t == "--" {
+                    break;
+                }
+                if matches!(t.as_str(), "-x" | "--exec" | "-a" | "--startas") {
+                    if let Some(v) = rest.get(k + 1) {
+                        if prog.is_none() || t == "-a" || t == "--startas" {
+                            prog = Some(v.clone());
+                        }
+                    }
+                    k += 2;
+                    continue;
+                }
+                if let Some(v) = t
+                    .strip_prefix("--exec=")
+                    .or_else(|| t.strip_prefix("--startas="))
+                {
+                    prog = Some(Word::lit(v));
+                }
+                k += 1;
+            }
+            match prog {
+                Some(p) => {
+                    let mut argv = vec![p];
+                    argv.extend(rest.iter().skip(k + 1).cloned());
+                    Wrap::Argv(argv)
+                }
+                None => Wrap::Lookup,
+            }
+        }
+        "logsave" | "setlock" => skip_then(&[], 1),
+        "chrt" => {
+            let opts = &rest[..opts_skip(rest, &["-T", "-P", "-D"], false)];
+            if opts
+                .iter()
+                .any(|w| matches!(w.known_text().as_str(), "-p" | "--pid" | "-m" | "--max"))
+            {
+                Wrap::Lookup
+            } else {
+                skip_then(
+                    &[
+                        "-T",
+                        "-P",
+                        "-D",
+                        "--sched-runtime",
+                        "--sched-period",
+                        "--sched-deadline",
+                    ],
+                    1,
+                )
+            }
+        }
+        "choom" => {
+            let opts = &rest[..opts_skip(rest, &["-n", "--adjust"], false)];
+            if opts.iter().any(|w| w.known_text() == "-p") {
+                Wrap::Lookup
+            } else {
+                skip_then(&["-n", "--adjust"], 0)
+            }
+        }
+        "aa-exec" => skip_then(&["-p", "--profile", "-n", "--namespace"], 0),
+        "softlimit" => skip_then(
+            &[
+                "-m", "-d", "-s", "-l", "-a", "-o", "-p", "-f", "-c", "-r", "-t",
+            ],
+            0,
+        ),
+        "ssh-agent" => skip_then(&["-a", "-E", "-P", "-t", "-O"], 0),
+        "torify" | "aoss" | "firejail" | "distcc" | "grc" | "valgrind" | "dbus-launch"
+        | "multitime" | "pexec" | "eatmydata" | "xtrace" => skip_then(&["-n"], 0),
+        "systemd-run" => skip_then(
+            &[
+                "-u",
+                "--unit",
+                "-p",
+                "--property",
+                "--description",
+                "--slice",
+                "-E",
+                "--setenv",
+                "--uid",
+                "--gid",
+                "--nice",
+                "-M",
+                "--machine",
+                "--working-directory",
+                "-H",
+                "--host",
+                "--on-calendar",
+                "--on-active",
+                "--on-boot",
+                "--on-startup",
+                "--on-unit-active",
+                "--on-unit-inactive",
+                "--timer-property",
+                "--path-property",
+                "--socket-property",
+                "--service-type",
+            ],
+            0,
+        ),
+        "openvt" => skip_then(&["-c", "--console", "-u"], 0),
+        "perf" if matches!(first.as_str(), "stat" | "record" | "trace") => {
+            let j = 1 + opts_skip(
+                &rest[1..],
+                &[
+                    "-e", "--event", "-o", "--output", "-p", "-t", "-C", "-G", "-r", "-x", "-I",
+                    "-u", "-c", "-F", "-m",
+                ],
+                false,
+            );
+            Wrap::Skip(j.min(rest.len()))
+        }
+        "ip" if first == "netns" && rest.get(1).is_some_and(|w| w.known_text() == "exec") => {
+            Wrap::Skip(3.min(rest.len()))
+        }
+        "xdotool" if first == "exec" => {
+            let j = 1 + opts_skip(&rest[1..], &["--args", "--terminator"], false);
+            Wrap::Skip(j.min(rest.len()))
+        }
+        "npm" | "yarn" | "pnpm" | "bundle" | "cabal" | "stack"
+            if matches!(first.as_str(), "exec" | "x") =>
+        {
+            match position_of(rest, "-c").or_else(|| position_of(rest, "--call")) {
+                Some(i) => Wrap::Code(i + 1),
+                None => {
+                    let j =
+                        1 + opts_skip(&rest[1..], &["-p", "--package", "-w", "--workspace"], false);
+                    Wrap::Skip(j.min(rest.len()))
+                }
+            }
+        }
+        "uv" | "poetry" | "pipenv" | "pdm" | "hatch" | "rye" if first == "run" => {
+            let j = 1 + opts_skip(
+                &rest[1..],
+                &["--with", "-p", "--python", "--project", "--directory"],
+                false,
+            );
+            Wrap::Skip(j.min(rest.len()))
+        }
+        // `pidstat -e PROGRAM ARGS...` runs the program and reports on it.
+        "pidstat" => match position_of(rest, "-e") {
+            Some(i) => Wrap::Skip(i + 1),
+            None => Wrap::No,
+        },
+        "npx" | "bunx" => skip_then(&["-p", "--package", "-c", "--call"], 0),
+        _ => Wrap::No,
     }
 }

@@ -136,6 +136,8 @@ impl<'s> Analyzer<'s> {
             let span = span_of(node);
             self.emit(FactKind::String, format!("{name}={raw}"), Vec::new(), span);
         }
+        // PAGER, LESSOPEN, GIT_SSH_COMMAND ...: a command some program runs.
+        self.command_var(&name, var.value.as_deref(), span_of(node))?;
         if persist && words::is_var_name(&name) {
             self.vars.insert(name.clone(), var.clone());
         }
