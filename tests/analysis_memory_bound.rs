@@ -137,6 +137,35 @@ fn big(n: usize) -> String {
 
 // ------------------------------------------------------------- named cases
 
+/// Thousands of places of one rule: each rule reports at most
+/// `MAX_FINDINGS_PER_RULE` of them. Merging findings used to compare every
+/// place with every other, after the analysis and outside its time budget,
+/// and 30,000 `os.system` lines took minutes.
+#[test]
+fn one_rule_at_many_places_reports_a_bounded_number_of_findings() {
+    let code = pad("import os\n", "os.system('ls /tmp/{i}')\n", "", MAX / 4);
+    let m = check("many os.system calls", Language::Python, &code);
+    let of_rule = |id: &str| {
+        m.analysis
+            .findings
+            .iter()
+            .filter(|f| f.rule_id == id)
+            .count()
+    };
+    let rule = m
+        .analysis
+        .findings
+        .first()
+        .map(|f| f.rule_id.clone())
+        .expect("a finding");
+    assert!(
+        (1..=cordon::analyze::rules::MAX_FINDINGS_PER_RULE).contains(&of_rule(&rule)),
+        "{rule}: {} findings",
+        of_rule(&rule)
+    );
+    assert!(code.lines().count() > 10 * cordon::analyze::rules::MAX_FINDINGS_PER_RULE);
+}
+
 /// The densest sources measured (the most parse tree per source byte) set the
 /// per-byte part of the ceiling; they stay here so a parser or walker change
 /// that costs more per token shows up as a failure, not as a surprise.

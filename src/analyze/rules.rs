@@ -94,6 +94,9 @@ fn trimmed(line: &str) -> String {
     }
 }
 
+/// At most this many findings of one rule are reported for one analysis.
+pub const MAX_FINDINGS_PER_RULE: usize = 200;
+
 /// Every finding the policy's rules raise on `facts`, ordered by position then rule id,
 /// one per rule and start position.
 pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact]) -> Vec<Finding> {
@@ -123,6 +126,12 @@ pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact])
             (rule.applies_to(f.language.unwrap_or(language)) || rule.applies_to(language))
                 && rule.matches(f)
         };
+        // This rule's findings are the tail of `out` from here: only they
+        // can be the same place, and there are at most
+        // `MAX_FINDINGS_PER_RULE` of them, so merging stays linear in the
+        // facts (30,000 `os.system` lines once took minutes here, outside
+        // the analysis's time budget).
+        let first = out.len();
         for fact in facts.iter().filter(relevant) {
             // One finding per rule and place. `require('x').y().z()` yields
             // an import and two calls that all start at `require`; a folded
@@ -131,7 +140,7 @@ pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact])
             // attribute rather than the bare import, because it says what
             // the code does.
             let matched = format!("{}:{}", fact.kind.as_str(), fact.name);
-            let same_place = out.iter().position(|f| {
+            let same_place = out[first..].iter().position(|f| {
                 f.rule_id == rule.rule.id
                     && ((f.span.start_line, f.span.start_col)
                         == (fact.span.start_line, fact.span.start_col)
@@ -139,7 +148,7 @@ pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact])
                             && (f.span.contains(&fact.span) || fact.span.contains(&f.span))))
             });
             if let Some(i) = same_place {
-                let f = &mut out[i];
+                let f = &mut out[first + i];
                 let better = f.matched.starts_with("import:")
                     && matches!(fact.kind, FactKind::Call | FactKind::Attribute);
                 if better
@@ -151,6 +160,11 @@ pub fn findings(policy: &Policy, language: Language, code: &str, facts: &[Fact])
                     f.via = fact.via.clone();
                 }
                 continue;
+            }
+            if out.len() - first >= MAX_FINDINGS_PER_RULE {
+                // The rule has fired; more places add nothing to the verdict
+                // or the score (both count rules, not places).
+                break;
             }
             let r = &rule.rule;
             out.push(Finding {
