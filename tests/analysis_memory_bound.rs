@@ -366,6 +366,17 @@ fn python_copies_and_growth_are_bounded() {
             "os.system strings",
             pad(head, "import os\nos.system('echo ' + a)\n", "", MAX),
         ),
+        // The size of a replacement is checked before it is built: a value
+        // replaced into itself squares (this took 4 GB once).
+        (
+            "replaced into itself",
+            pad(
+                "a = 'x' * 1000\n",
+                "a = a.replace('x', a)\nb = a + b\n",
+                "",
+                MAX,
+            ),
+        ),
     ];
     for (name, code) in cases {
         check(name, Language::Python, &code);
@@ -486,6 +497,7 @@ const JS_FRAGMENTS: &[&str] = &[
     "l = [...l, a, b];\n",
     "b = [a, b, a].join(a);\n",
     "b = a.replace(/x/g, a);\n",
+    "b = a.replaceAll('x', a);\n",
     "b = a.split('').reverse().join('');\n",
     "eval(a);\n",
     "Function(b)();\n",

@@ -67,7 +67,10 @@ impl<'s> Analyzer<'s> {
     /// (Bash: a variable nobody sets; other languages: a placeholder name),
     /// and code that does not read even so is dynamic.
     fn code_template(&mut self, lang: Lang, via: &str, code: &Word, span: Span) -> R<()> {
-        if code.taint.untrusted() {
+        // Once the memory bound has refused a value, an unknown piece may be
+        // that value (a variable doubled past the bound, then `eval`ed): the
+        // script built it, but nobody can read it, so it is dynamic code.
+        if code.taint.untrusted() || self.bound_reports > 0 {
             self.signal("dynamic-code", span);
             return Ok(());
         }

@@ -88,6 +88,32 @@ impl<'t, 'b> Walker<'t, 'b> {
                     }
                     "replace" | "replaceAll" => {
                         let rep = arg_str(1)?;
+                        // A value replaced into itself squares its length:
+                        // its size (at most the input plus `rep` per hit) is
+                        // checked before it is built.
+                        let count = |pat: &str, all: bool| {
+                            let n = if pat.is_empty() {
+                                s.chars().count() + 1
+                            } else {
+                                s.matches(pat).count()
+                            };
+                            if all {
+                                n
+                            } else {
+                                n.min(1)
+                            }
+                        };
+                        let hits = match args.first().map(|a| &a.v) {
+                            Some(V::Str(pat)) => count(pat, k == "replaceAll"),
+                            Some(V::Regex(pat, flags)) => match value::regex_literal_text(pat) {
+                                Some(t) => count(&t, flags.contains('g')),
+                                None => s.chars().count(),
+                            },
+                            _ => 0,
+                        };
+                        if s.len().saturating_add(hits.saturating_mul(rep.len())) > MAX_STR {
+                            return None;
+                        }
                         let out = match args.first().map(|a| &a.v) {
                             Some(V::Str(pat)) => {
                                 if k == "replaceAll" {

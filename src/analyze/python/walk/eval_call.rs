@@ -347,21 +347,21 @@ impl<'a> Walker<'a> {
             ("replace", Val::Str(s)) => {
                 let (a, b) = (arg(0)?, arg(1)?);
                 out.obfuscated = true;
-                let r = s.replace(a.val.text()?, b.val.text()?);
-                if r.len() > self.limit() {
+                let (from, to) = (a.val.text()?, b.val.text()?);
+                if replaced_len(s, from, to) > self.limit() {
                     return None;
                 }
-                Val::Str(r)
+                Val::Str(s.replace(from, to))
             }
             ("replace", Val::Bytes(bs)) => {
                 let (a, b) = (arg(0)?, arg(1)?);
                 out.obfuscated = true;
                 let s = String::from_utf8(bs.clone()).ok()?;
-                let r = s.replace(a.val.text()?, b.val.text()?);
-                if r.len() > self.limit() {
+                let (from, to) = (a.val.text()?, b.val.text()?);
+                if replaced_len(&s, from, to) > self.limit() {
                     return None;
                 }
-                Val::Bytes(r.into_bytes())
+                Val::Bytes(s.replace(from, to).into_bytes())
             }
             ("upper", Val::Str(s)) => Val::Str(s.to_uppercase()),
             ("lower", Val::Str(s)) => Val::Str(s.to_lowercase()),
@@ -400,4 +400,18 @@ impl<'a> Walker<'a> {
         out.val = val;
         self.checked(out)
     }
+}
+
+/// The length of `s.replace(from, to)`, found without building it: a value
+/// replaced into itself (`b = a.replace('x', a)`) squares its length, and
+/// building that before looking at the cap once took gigabytes.
+fn replaced_len(s: &str, from: &str, to: &str) -> usize {
+    let hits = if from.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(from).count()
+    };
+    s.len()
+        .saturating_sub(hits.saturating_mul(from.len()))
+        .saturating_add(hits.saturating_mul(to.len()))
 }
