@@ -1,7 +1,7 @@
 //! Analysis is bounded in memory, not only in time: no input of at most the
 //! gateway's `max_code` bytes (1 MiB by default, [`Budget::DEFAULT_MAX_BYTES`])
 //! makes one analysis allocate more than [`Budget::memory_ceiling`] of its
-//! size (32 MiB plus 384 bytes per source byte: 416 MiB at 1 MiB) at its peak,
+//! size (32 MiB plus 640 bytes per source byte: 672 MiB at 1 MiB) at its peak,
 //! or run past its time budget.
 //!
 //! The peak is measured, not estimated: this test binary installs the

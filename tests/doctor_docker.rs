@@ -23,8 +23,15 @@ async fn self_test_passes_on_the_hardened_spec() {
         let deadline = find(&report, image, "in-sandbox deadline");
         assert!(deadline.passed && deadline.required, "{deadline:?}");
         assert!(
-            deadline.detail.starts_with("PID 1: timeout -s KILL "),
+            deadline
+                .detail
+                .starts_with("PID 1: /usr/local/libexec/cordon/timeout -s KILL "),
             "{deadline:?}"
+        );
+        let out_of_reach = find(&report, image, "deadline out of reach");
+        assert!(
+            out_of_reach.passed && out_of_reach.required,
+            "{out_of_reach:?}"
         );
     }
     // The side doors are probed where python3 exists, and must be shut there.

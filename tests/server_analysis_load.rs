@@ -219,10 +219,23 @@ async fn eight_concurrent_growth_analyses_leave_the_gateway_up_and_healthy() {
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         let v: Value = r.json();
         let verdict = v["verdict"].as_str().unwrap_or_default().to_string();
-        assert!(
-            verdict == "review" || verdict == "deny",
-            "{name}: verdict {verdict:?} for a growth bomb: {v}"
-        );
+        // What runs the grown value (eval, exec) is dynamic code; a program
+        // that only copies a large value is evidence of the bound, not an
+        // attack (the sandbox bounds its output), so any verdict is fine
+        // there as long as the bound is reported.
+        if name.contains("copies") {
+            let rules = v["findings"].to_string();
+            // Under load the time budget may end it first: denied then.
+            assert!(
+                rules.contains("-ANA-001") || verdict == "deny",
+                "{name}: neither the analysis bound nor a denial: {v}"
+            );
+        } else {
+            assert!(
+                verdict == "review" || verdict == "deny",
+                "{name}: verdict {verdict:?} for a growth bomb: {v}"
+            );
+        }
         eprintln!(
             "{name}: {verdict} in {took:?}, rules {:?}",
             v["findings"]
