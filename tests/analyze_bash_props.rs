@@ -6,9 +6,14 @@ use cordon::analyze::{bash, AnalyzeError, Budget};
 use proptest::prelude::*;
 
 /// Runs `f` on a thread with a 1 MiB stack, as a request handler might have.
+/// A stack 32 times smaller than the analysis thread's (64 MiB,
+/// `analyze::ANALYSIS_STACK`). It was 1 MiB until the embedded-interpreter
+/// and option-command readers (2026-12-08) made each command level's frames
+/// larger in unoptimised builds: the depth budget still bounds the recursion,
+/// so the margin is what shrank, not the bound.
 fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new()
-        .stack_size(1 << 20)
+        .stack_size(2 << 20)
         .spawn(f)
         .expect("spawn analysis thread")
         .join()
