@@ -14,6 +14,7 @@ pub mod javascript;
 pub mod python;
 pub mod rules;
 pub mod score;
+pub mod secrets;
 pub mod signals;
 
 use std::time::{Duration, Instant};

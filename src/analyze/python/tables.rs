@@ -442,26 +442,7 @@ pub enum Taint {
     Secret,
 }
 
-/// Environment variable names that hold credentials (`AWS_SECRET_ACCESS_KEY`,
-/// `GITHUB_TOKEN`, `DB_PASSWORD`), as opposed to configuration (`HOME`, `TZ`).
-pub fn is_secret_env(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
-        "SECRET",
-        "TOKEN",
-        "PASSW",
-        "PASSWD",
-        "_KEY",
-        "KEY_",
-        "APIKEY",
-        "CREDENTIAL",
-        "AUTH",
-        "SESSION",
-        "PRIVATE",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
-}
+pub use crate::analyze::secrets::is_secret_env;
 
 /// Modules that capture keystrokes, screens, the clipboard or browser secrets.
 pub fn is_capture_module(name: &str) -> bool {

@@ -470,7 +470,7 @@ fn secret_in(v: &Val<'_>, depth: usize) -> Option<String> {
     match &v.v {
         V::Path(p) => p
             .strip_prefix("process.env.")
-            .filter(|name| is_secret_env(name))
+            .filter(|name| crate::analyze::secrets::is_secret_env(name))
             .map(|_| p.clone()),
         V::Arr(items) => items.iter().take(256).find_map(|i| secret_in(i, depth + 1)),
         V::Obj(props) => props
@@ -485,23 +485,4 @@ fn secret_in(v: &Val<'_>, depth: usize) -> Option<String> {
             .find_map(|(_, i)| secret_in(i, depth + 1)),
         _ => None,
     }
-}
-
-/// Environment variable names that hold credentials, as opposed to configuration.
-fn is_secret_env(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
-        "SECRET",
-        "TOKEN",
-        "PASSW",
-        "_KEY",
-        "KEY_",
-        "APIKEY",
-        "CREDENTIAL",
-        "AUTH",
-        "SESSION",
-        "PRIVATE",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
 }
